@@ -1,0 +1,75 @@
+# Payments platform: one entry point for every job. Run `make help`.
+#
+# Node.js is only the CDK's runtime: package.json pins node@22 and the aws-cdk
+# CLI, and node_modules/.bin comes first on PATH so that both the CLI and the
+# jsii runtime started by the Go app use that Node.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ENV ?= dev
+CONTEXT ?=
+CDK_FLAGS := -c environmentSuffix=$(ENV) $(CONTEXT)
+
+# Go package roots (`./...` would descend into node_modules, which ships Go
+# template files of `cdk init`).
+GO_PACKAGES := ./cmd/... ./infra/...
+
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+# No update checks or telemetry from the CLI: synth must not need a network.
+export CDK_DISABLE_VERSION_CHECK := true
+export CDK_DISABLE_CLI_TELEMETRY := true
+export GOFLAGS := -buildvcs=false
+
+NODE_STAMP := node_modules/.package-lock.json
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: deps
+deps: $(NODE_STAMP) ## install the pinned Node.js and CDK CLI, download Go modules
+	go mod download
+	@echo "node $$(node --version), cdk $$(cdk --version), $$(go version | cut -d' ' -f3)"
+
+.PHONY: synth
+synth: deps ## synthesize every stack offline, run cdk-nag, print the compliance summary
+	cdk synth --quiet --lookups=false --no-notices $(CDK_FLAGS)
+	go run ./cmd/nagreport cdk.out
+
+.PHONY: test
+test: deps ## run the unit and template tests (no AWS account needed)
+	go vet $(GO_PACKAGES)
+	go test -count=1 $(GO_PACKAGES)
+
+.PHONY: bench-synth
+bench-synth: deps ## time the full synth against a one-resource app, as a ratio
+	go run ./cmd/synthbench
+
+.PHONY: diff
+diff: deps ## compare the synthesized stacks with what is deployed (needs AWS credentials)
+	cdk diff --all --no-notices $(CDK_FLAGS)
+
+.PHONY: bootstrap
+bootstrap: deps ## bootstrap the CDK toolkit in the primary and replica regions (needs AWS credentials)
+	account=$$(aws sts get-caller-identity --query Account --output text); \
+	replica=$$(jq -r '.context.replicaRegion' cdk.json); \
+	cdk bootstrap --no-notices aws://$$account/ap-southeast-1 aws://$$account/$$replica
+
+.PHONY: deploy
+deploy: bootstrap ## deploy every stack of ENV (default dev), in dependency order
+	mkdir -p cfn-outputs
+	cdk deploy --all --no-notices --require-approval never $(CDK_FLAGS) --outputs-file cfn-outputs/all-outputs.json
+
+.PHONY: destroy
+destroy: deps ## destroy every stack of ENV (non-production environments leave nothing behind)
+	cdk destroy --all --force --no-notices $(CDK_FLAGS)
+
+.PHONY: clean
+clean: ## remove build outputs
+	rm -rf cdk.out build

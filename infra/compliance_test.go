@@ -1,0 +1,75 @@
+package infra_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// cdk-nag turns every unsuppressed error of the three packs into an error
+// annotation; none may remain.
+func TestNoUnsuppressedNagErrors(t *testing.T) {
+	for _, s := range stacks.All() {
+		errs := assertions.Annotations_FromStack(s).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String(".*")))
+		for _, e := range *errs {
+			t.Errorf("%s: %v", *e.Id, e.Entry.Data)
+		}
+	}
+}
+
+// The packs really ran on every stack: a report per pack and stack, each with
+// checked rules. Without this, a missing Aspect would look like a clean run.
+func TestEveryPackReportsOnEveryStack(t *testing.T) {
+	for _, pack := range []string{"AwsSolutions", "PCI.DSS.321", "NIST.800.53.R5"} {
+		for _, s := range stacks.All() {
+			file := filepath.Join(outdir, pack+"--"+*s.StackName()+"-NagReport.json")
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Errorf("%s: %v", pack, err)
+				continue
+			}
+			var report struct {
+				Lines []struct {
+					Compliance      string `json:"compliance"`
+					ExceptionReason string `json:"exceptionReason"`
+					RuleID          string `json:"ruleId"`
+					ResourceID      string `json:"resourceId"`
+				} `json:"lines"`
+			}
+			if err := json.Unmarshal(data, &report); err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			if len(report.Lines) == 0 {
+				t.Errorf("%s: no rule was checked", file)
+			}
+			for _, l := range report.Lines {
+				if l.Compliance == "Suppressed" && len(l.ExceptionReason) < 60 {
+					t.Errorf("%s %s: suppression reason too thin for an assessor: %q", l.RuleID, l.ResourceID, l.ExceptionReason)
+				}
+			}
+		}
+	}
+}
+
+// CDK's built-in template validation ("CloudFormation Validate") writes its
+// findings to validation-report.json at synth; there must be none.
+func TestBuiltInValidationHasNoFindings(t *testing.T) {
+	var report struct {
+		PluginReports []struct {
+			PluginName string            `json:"pluginName"`
+			Violations []json.RawMessage `json:"violations"`
+		} `json:"pluginReports"`
+	}
+	if err := json.Unmarshal(validationReport, &report); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range report.PluginReports {
+		for _, v := range p.Violations {
+			t.Errorf("%s: %s", p.PluginName, v)
+		}
+	}
+}

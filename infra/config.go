@@ -1,0 +1,308 @@
+package infra
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// PrimaryRegion is where every stateful and stateless stack lives. The seed's
+// single mention of us-east-1 is stale (see ARCHITECTURE.md).
+const PrimaryRegion = "ap-southeast-1"
+
+// OfflineAccount is the account synthesized when neither the `account` context
+// key nor CDK_DEFAULT_ACCOUNT (set by the CDK CLI when it finds credentials) is
+// present. cdk.json carries the availability-zone context for this account so
+// an offline synth never asks AWS for it. It is AWS's documentation account and
+// cannot be deployed to.
+const OfflineAccount = "123456789012"
+
+// Context keys, exactly as they are passed with `cdk synth -c key=value`.
+const (
+	KeyEnvironmentSuffix = "environmentSuffix"
+	KeyAccount           = "account"
+	KeyReplicaRegion     = "replicaRegion"
+	KeyProduction        = "production"
+	KeyVpcCidr           = "vpcCidr"
+	KeyDomainName        = "domainName"
+	KeyHostedZoneID      = "hostedZoneId"
+	KeyHostedZoneName    = "hostedZoneName"
+	KeyMtlsTruststore    = "mtlsTruststore"
+	KeyAPIKeySecretArn   = "apiKeySecretArn"
+)
+
+// ContextKeys lists every key Config reads, in the order the README documents them.
+var ContextKeys = []string{
+	KeyEnvironmentSuffix, KeyAccount, KeyReplicaRegion, KeyProduction, KeyVpcCidr,
+	KeyDomainName, KeyHostedZoneID, KeyHostedZoneName, KeyMtlsTruststore, KeyAPIKeySecretArn,
+}
+
+// Config is the typed environment configuration every construct reads. It is
+// built only by LoadConfig, so a Config value is always valid.
+type Config struct {
+	// EnvironmentSuffix is appended to every resource name so that PR
+	// environments coexist in one account. Default "dev".
+	EnvironmentSuffix string
+	// Account is the AWS account of every stack. Default: CDK_DEFAULT_ACCOUNT,
+	// else OfflineAccount.
+	Account string
+	// Region is always PrimaryRegion.
+	Region string
+	// ReplicaRegion holds the document bucket's cross-region replica.
+	// Default "ap-southeast-2"; must differ from Region.
+	ReplicaRegion string
+	// Production turns on deletion protection, retained data and production
+	// sizes. Default false: every resource is destroyable and small.
+	Production bool
+	// VpcCidr is the VPC's IPv4 range, a private /16. It is a literal (not the
+	// VPC's CidrBlock token) so that security-group rules built from it can be
+	// evaluated by cdk-nag. Default "10.40.0.0/16".
+	VpcCidr netip.Prefix
+	// DomainName is the apex under which the API (api.<domainName>) and the
+	// ALB (alb.<domainName>) are named. Default "payments.example.com".
+	DomainName string
+	// HostedZoneID and HostedZoneName name the Route 53 zone that validates the
+	// ACM certificates and holds the alias records. Both or neither; without
+	// them certificates wait for the DNS records to be added by hand.
+	HostedZoneID   string
+	HostedZoneName string
+	// MtlsTruststore is the path of the PEM bundle of client CAs that API
+	// Gateway trusts for mutual TLS. Empty until one is configured.
+	MtlsTruststore string
+	// APIKeySecretArn imports an existing Secrets Manager secret holding the
+	// API key; empty means the stack creates the secret.
+	APIKeySecretArn string
+}
+
+// Defaults applied when a key is absent.
+const (
+	defaultEnvironmentSuffix = "dev"
+	defaultReplicaRegion     = "ap-southeast-2"
+	defaultVpcCidr           = "10.40.0.0/16"
+	defaultDomainName        = "payments.example.com"
+)
+
+// commercialRegions are the regions this platform may replicate to. Opt-in and
+// partition-specific regions are left out on purpose: replicating card-adjacent
+// documents there needs a decision, not a typo.
+var commercialRegions = []string{
+	"af-south-1", "ap-east-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+	"ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+	"ap-southeast-4", "ap-southeast-5", "ap-southeast-7", "ca-central-1", "ca-west-1",
+	"eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2",
+	"eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1",
+	"me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2",
+	"us-west-1", "us-west-2",
+}
+
+var (
+	// RDS identifiers (which carry the suffix) reject a trailing hyphen and
+	// "--"; 16 characters keep the longest names (S3 buckets: 63, ALB: 32)
+	// inside their limits.
+	suffixPattern       = regexp.MustCompile(`^[a-z][a-z0-9-]{0,15}$`)
+	accountPattern      = regexp.MustCompile(`^[0-9]{12}$`)
+	hostedZoneIDPattern = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
+	dnsLabelPattern     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	secretArnPattern    = regexp.MustCompile(`^arn:aws:secretsmanager:([a-z0-9-]+):([0-9]{12}):secret:[A-Za-z0-9/_+=.@-]+$`)
+)
+
+// LoadConfig reads and validates the configuration. context returns the raw
+// value of a context key (nil when absent); getenv reads the environment (only
+// CDK_DEFAULT_ACCOUNT is consulted). Every invalid key is reported, each in a
+// message that names it and the accepted form.
+func LoadConfig(context func(key string) any, getenv func(string) string) (Config, error) {
+	var errs []error
+	str := func(key, def string) string {
+		v, err := contextString(context(key), def)
+		if err != nil {
+			errs = append(errs, keyError(key, err.Error()))
+		}
+		return v
+	}
+
+	cfg := Config{
+		EnvironmentSuffix: str(KeyEnvironmentSuffix, defaultEnvironmentSuffix),
+		Account:           str(KeyAccount, ""),
+		Region:            PrimaryRegion,
+		ReplicaRegion:     str(KeyReplicaRegion, defaultReplicaRegion),
+		DomainName:        strings.ToLower(strings.TrimSuffix(str(KeyDomainName, defaultDomainName), ".")),
+		HostedZoneID:      str(KeyHostedZoneID, ""),
+		HostedZoneName:    strings.ToLower(strings.TrimSuffix(str(KeyHostedZoneName, ""), ".")),
+		MtlsTruststore:    str(KeyMtlsTruststore, ""),
+		APIKeySecretArn:   str(KeyAPIKeySecretArn, ""),
+	}
+	if cfg.Account == "" {
+		cfg.Account = getenv("CDK_DEFAULT_ACCOUNT")
+	}
+	if cfg.Account == "" {
+		cfg.Account = OfflineAccount
+	}
+
+	production, err := contextBool(context(KeyProduction))
+	if err != nil {
+		errs = append(errs, keyError(KeyProduction, err.Error()))
+	}
+	cfg.Production = production
+
+	cidr := str(KeyVpcCidr, defaultVpcCidr)
+	prefix, cidrErr := netip.ParsePrefix(cidr)
+
+	for _, check := range []struct {
+		failed  bool
+		key     string
+		message string
+	}{
+		{!validSuffix(cfg.EnvironmentSuffix), KeyEnvironmentSuffix, fmt.Sprintf(
+			"%q is not a valid suffix: use 1-16 lower-case letters, digits and single hyphens, starting with a letter and not ending with a hyphen (e.g. pr123)",
+			cfg.EnvironmentSuffix)},
+		{!accountPattern.MatchString(cfg.Account), KeyAccount, fmt.Sprintf(
+			"%q is not an AWS account id: use exactly 12 digits", cfg.Account)},
+		{!slices.Contains(commercialRegions, cfg.ReplicaRegion), KeyReplicaRegion, fmt.Sprintf(
+			"%q is not a known AWS commercial region: use a region code such as ap-southeast-2", cfg.ReplicaRegion)},
+		{cfg.ReplicaRegion == PrimaryRegion, KeyReplicaRegion, fmt.Sprintf(
+			"%q is the primary region: the replica must be in a second region such as ap-southeast-2", cfg.ReplicaRegion)},
+		{cidrErr != nil || !validVpcCidr(prefix), KeyVpcCidr, fmt.Sprintf(
+			"%q is not usable: use a private IPv4 /16 in canonical form inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (e.g. 10.40.0.0/16)", cidr)},
+		{!validDomainName(cfg.DomainName), KeyDomainName, fmt.Sprintf(
+			"%q is not a DNS name: use lower-case labels of letters, digits and hyphens separated by dots, at least two labels (e.g. payments.example.com)", cfg.DomainName)},
+		{cfg.HostedZoneID != "" && !hostedZoneIDPattern.MatchString(cfg.HostedZoneID), KeyHostedZoneID, fmt.Sprintf(
+			"%q is not a Route 53 hosted zone id: use the id as Route 53 shows it, e.g. Z0123456789ABCDEFGHIJ", cfg.HostedZoneID)},
+		{(cfg.HostedZoneID == "") != (cfg.HostedZoneName == ""), KeyHostedZoneName,
+			"hostedZoneId and hostedZoneName must be given together, or neither"},
+		{cfg.HostedZoneName != "" && !inZone(cfg.DomainName, cfg.HostedZoneName), KeyHostedZoneName, fmt.Sprintf(
+			"%q does not contain domainName %q: use the zone that holds the domain", cfg.HostedZoneName, cfg.DomainName)},
+		{cfg.APIKeySecretArn != "" && !validSecretArn(cfg.APIKeySecretArn, cfg.Account), KeyAPIKeySecretArn, fmt.Sprintf(
+			"%q is not a Secrets Manager secret ARN in %s and account %s: use arn:aws:secretsmanager:%s:<account>:secret:<name>",
+			cfg.APIKeySecretArn, PrimaryRegion, cfg.Account, PrimaryRegion)},
+	} {
+		if check.failed {
+			errs = append(errs, keyError(check.key, check.message))
+		}
+	}
+	if cfg.MtlsTruststore != "" {
+		if err := checkTruststore(cfg.MtlsTruststore); err != nil {
+			errs = append(errs, keyError(KeyMtlsTruststore, err.Error()))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, fmt.Errorf("invalid CDK context:\n%w", err)
+	}
+	cfg.VpcCidr = prefix
+	return cfg, nil
+}
+
+func keyError(key, message string) error {
+	return fmt.Errorf("context %q: %s", key, message)
+}
+
+// contextString accepts a string (as `-c key=value` passes it) and treats an
+// absent or empty value as the default.
+func contextString(raw any, def string) (string, error) {
+	switch v := raw.(type) {
+	case nil:
+		return def, nil
+	case string:
+		if v == "" {
+			return def, nil
+		}
+		return v, nil
+	default:
+		return def, fmt.Errorf("%v is a %T: use a string", v, v)
+	}
+}
+
+// contextBool accepts a JSON boolean (cdk.json) or "true"/"false" (`-c`).
+func contextBool(raw any) (bool, error) {
+	switch v := raw.(type) {
+	case nil:
+		return false, nil
+	case bool:
+		return v, nil
+	case string:
+		b, err := strconv.ParseBool(v)
+		if err != nil || (v != "true" && v != "false") {
+			return false, fmt.Errorf("%q is not a boolean: use true or false", v)
+		}
+		return b, nil
+	default:
+		return false, fmt.Errorf("%v is not a boolean: use true or false", v)
+	}
+}
+
+func validSuffix(s string) bool {
+	return suffixPattern.MatchString(s) && !strings.HasSuffix(s, "-") && !strings.Contains(s, "--")
+}
+
+func validVpcCidr(p netip.Prefix) bool {
+	if !p.IsValid() || !p.Addr().Is4() || p.Bits() != 16 || p.Masked() != p {
+		return false
+	}
+	for _, private := range []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"} {
+		if netip.MustParsePrefix(private).Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
+}
+
+func validDomainName(name string) bool {
+	labels := strings.Split(name, ".")
+	if len(labels) < 2 || len(name) > 253 {
+		return false
+	}
+	for _, label := range labels {
+		if !dnsLabelPattern.MatchString(label) {
+			return false
+		}
+	}
+	return true
+}
+
+func inZone(domain, zone string) bool {
+	return domain == zone || strings.HasSuffix(domain, "."+zone)
+}
+
+func validSecretArn(arn, account string) bool {
+	m := secretArnPattern.FindStringSubmatch(arn)
+	return m != nil && m[1] == PrimaryRegion && m[2] == account
+}
+
+// checkTruststore requires a readable PEM bundle of at least one CA certificate
+// and nothing else: API Gateway rejects a truststore it cannot parse only at
+// deploy time, after the custom domain has been half-created.
+func checkTruststore(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("cannot read %q: use the path of a PEM file of client CA certificates (make dev-certs writes one)", path)
+	}
+	certs := 0
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			if strings.TrimSpace(string(rest)) != "" {
+				return fmt.Errorf("%q holds data that is not PEM: use a bundle of PEM CERTIFICATE blocks", path)
+			}
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return fmt.Errorf("%q holds a %s block: use CERTIFICATE blocks only (never a private key)", path, block.Type)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil || !cert.IsCA {
+			return fmt.Errorf("%q holds a certificate that is not a CA certificate: use the CAs that issue client certificates", path)
+		}
+		certs++
+	}
+	if certs == 0 {
+		return fmt.Errorf("%q holds no certificate: use a bundle of PEM CERTIFICATE blocks", path)
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+package infra_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fintech/payments-platform/infra"
+)
+
+func loadConfig(context map[string]any, env map[string]string) (infra.Config, error) {
+	return infra.LoadConfig(func(key string) any { return context[key] }, func(k string) string { return env[k] })
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Run("Defaults", func(t *testing.T) {
+		got, err := loadConfig(nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.EnvironmentSuffix != "dev" || got.Account != infra.OfflineAccount || got.Region != "ap-southeast-1" ||
+			got.ReplicaRegion != "ap-southeast-2" || got.Production || got.VpcCidr.String() != "10.40.0.0/16" ||
+			got.DomainName != "payments.example.com" {
+			t.Errorf("defaults: %+v", got)
+		}
+	})
+
+	t.Run("AccountFromTheCLI", func(t *testing.T) {
+		got, err := loadConfig(nil, map[string]string{"CDK_DEFAULT_ACCOUNT": "210987654321"})
+		if err != nil || got.Account != "210987654321" {
+			t.Errorf("got %q, %v; want the CLI's account", got.Account, err)
+		}
+		got, err = loadConfig(map[string]any{"account": "111122223333"}, map[string]string{"CDK_DEFAULT_ACCOUNT": "210987654321"})
+		if err != nil || got.Account != "111122223333" {
+			t.Errorf("got %q, %v; the context key wins over the CLI's account", got.Account, err)
+		}
+	})
+
+	t.Run("ProductionFromCdkJSONOrCommandLine", func(t *testing.T) {
+		for _, v := range []any{true, "true"} {
+			got, err := loadConfig(map[string]any{"production": v}, nil)
+			if err != nil || !got.Production {
+				t.Errorf("production=%#v: got %v, %v", v, got.Production, err)
+			}
+		}
+	})
+
+	t.Run("HostedZone", func(t *testing.T) {
+		got, err := loadConfig(map[string]any{
+			"domainName": "Pay.Example.org.", "hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.org",
+		}, nil)
+		if err != nil || got.DomainName != "pay.example.org" {
+			t.Errorf("got %q, %v", got.DomainName, err)
+		}
+	})
+
+	t.Run("Truststore", func(t *testing.T) {
+		path := filepath.Join("testdata", "ca.pem")
+		if _, err := loadConfig(map[string]any{"mtlsTruststore": path}, nil); err != nil {
+			t.Errorf("a CA bundle is accepted: %v", err)
+		}
+	})
+
+	t.Run("ApiKeySecretArn", func(t *testing.T) {
+		arn := "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:payments/api-key-AbCdEf"
+		got, err := loadConfig(map[string]any{"apiKeySecretArn": arn}, nil)
+		if err != nil || got.APIKeySecretArn != arn {
+			t.Errorf("got %q, %v", got.APIKeySecretArn, err)
+		}
+	})
+}
+
+// Every bad value fails with a message that names the key and the accepted
+// form. The messages are pinned: they are the user interface of `cdk synth`.
+func TestLoadConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(keyFile, []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	leafFile := filepath.Join("testdata", "leaf.pem")
+
+	for _, tc := range []struct {
+		name    string
+		context map[string]any
+		want    string
+	}{
+		{"ErrSuffixUpperCase", map[string]any{"environmentSuffix": "PR123"},
+			`context "environmentSuffix": "PR123" is not a valid suffix: use 1-16 lower-case letters, digits and single hyphens, starting with a letter and not ending with a hyphen (e.g. pr123)`},
+		{"ErrSuffixTooLong", map[string]any{"environmentSuffix": "feature-branch-123"},
+			`context "environmentSuffix": "feature-branch-123" is not a valid suffix`},
+		{"ErrSuffixTrailingHyphen", map[string]any{"environmentSuffix": "pr-"}, `context "environmentSuffix": "pr-" is not a valid suffix`},
+		{"ErrSuffixDoubleHyphen", map[string]any{"environmentSuffix": "pr--1"}, `context "environmentSuffix": "pr--1" is not a valid suffix`},
+		{"ErrSuffixNotAString", map[string]any{"environmentSuffix": 42.0},
+			`context "environmentSuffix": 42 is a float64: use a string`},
+		{"ErrAccount", map[string]any{"account": "1234"},
+			`context "account": "1234" is not an AWS account id: use exactly 12 digits`},
+		{"ErrUnknownRegion", map[string]any{"replicaRegion": "ap-southeast-9"},
+			`context "replicaRegion": "ap-southeast-9" is not a known AWS commercial region: use a region code such as ap-southeast-2`},
+		{"ErrReplicaIsPrimary", map[string]any{"replicaRegion": "ap-southeast-1"},
+			`context "replicaRegion": "ap-southeast-1" is the primary region: the replica must be in a second region such as ap-southeast-2`},
+		{"ErrProduction", map[string]any{"production": "yes"},
+			`context "production": "yes" is not a boolean: use true or false`},
+		{"ErrVpcCidrNotPrivate", map[string]any{"vpcCidr": "8.8.0.0/16"},
+			`context "vpcCidr": "8.8.0.0/16" is not usable: use a private IPv4 /16 in canonical form inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (e.g. 10.40.0.0/16)`},
+		{"ErrVpcCidrSize", map[string]any{"vpcCidr": "10.40.0.0/20"}, `context "vpcCidr": "10.40.0.0/20" is not usable`},
+		{"ErrVpcCidrNotCanonical", map[string]any{"vpcCidr": "10.40.1.0/16"}, `context "vpcCidr": "10.40.1.0/16" is not usable`},
+		{"ErrDomainName", map[string]any{"domainName": "payments"},
+			`context "domainName": "payments" is not a DNS name: use lower-case labels of letters, digits and hyphens separated by dots, at least two labels (e.g. payments.example.com)`},
+		{"ErrHostedZoneID", map[string]any{"hostedZoneId": "zone-1", "hostedZoneName": "example.com"},
+			`context "hostedZoneId": "zone-1" is not a Route 53 hosted zone id: use the id as Route 53 shows it, e.g. Z0123456789ABCDEFGHIJ`},
+		{"ErrHostedZoneAlone", map[string]any{"hostedZoneId": "Z0123456789ABCDEFGHIJ"},
+			`context "hostedZoneName": hostedZoneId and hostedZoneName must be given together, or neither`},
+		{"ErrDomainOutsideZone", map[string]any{"hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.org"},
+			`context "hostedZoneName": "example.org" does not contain domainName "payments.example.com": use the zone that holds the domain`},
+		{"ErrSecretArnMalformed", map[string]any{"apiKeySecretArn": "arn:aws:s3:::bucket"},
+			`context "apiKeySecretArn": "arn:aws:s3:::bucket" is not a Secrets Manager secret ARN in ap-southeast-1 and account 123456789012: use arn:aws:secretsmanager:ap-southeast-1:<account>:secret:<name>`},
+		{"ErrSecretArnOtherRegion", map[string]any{"apiKeySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:key-AbCdEf"},
+			`context "apiKeySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:key-AbCdEf" is not a Secrets Manager secret ARN in ap-southeast-1`},
+		{"ErrTruststoreMissing", map[string]any{"mtlsTruststore": "no/such.pem"},
+			`context "mtlsTruststore": cannot read "no/such.pem": use the path of a PEM file of client CA certificates (make dev-certs writes one)`},
+		{"ErrTruststorePrivateKey", map[string]any{"mtlsTruststore": keyFile},
+			`context "mtlsTruststore": "` + keyFile + `" holds a PRIVATE KEY block: use CERTIFICATE blocks only (never a private key)`},
+		{"ErrTruststoreNotCA", map[string]any{"mtlsTruststore": leafFile},
+			`context "mtlsTruststore": "` + leafFile + `" holds a certificate that is not a CA certificate: use the CAs that issue client certificates`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadConfig(tc.context, nil)
+			if err == nil {
+				t.Fatalf("no error; want %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got  %q\nwant %q", err, tc.want)
+			}
+		})
+	}
+
+	t.Run("AllProblemsAreReportedTogether", func(t *testing.T) {
+		_, err := loadConfig(map[string]any{"environmentSuffix": "PR1", "replicaRegion": "mars-1", "account": "x"}, nil)
+		for _, key := range []string{`"environmentSuffix"`, `"replicaRegion"`, `"account"`} {
+			if err == nil || !strings.Contains(err.Error(), key) {
+				t.Errorf("error does not name %s: %v", key, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,128 @@
+package infra
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// KeysProps configures Keys.
+type KeysProps struct {
+	Config Config
+}
+
+// Keys holds one customer-managed KMS key per data domain, so that access to
+// one kind of data never implies access to another and each key's policy
+// names only the services of its domain. Every key rotates automatically.
+type Keys struct {
+	constructs.Construct
+	// Database encrypts Aurora storage, snapshots and Performance Insights.
+	Database awskms.Key
+	// Documents encrypts the document bucket (and the mTLS truststore bucket).
+	Documents awskms.Key
+	// Logs encrypts every CloudWatch Logs group of this environment.
+	Logs awskms.Key
+	// Messaging encrypts the SQS queues and SNS topics.
+	Messaging awskms.Key
+	// Secrets encrypts Secrets Manager secrets.
+	Secrets awskms.Key
+	// Compute encrypts EBS volumes (the NAT instances' root volumes).
+	Compute awskms.Key
+}
+
+// keyAccountActions are what the account itself may do with a key: every
+// administrative action CloudFormation needs to manage the key, and the
+// symmetric cryptographic operations that IAM policies in the account may
+// then grant (CDK grants add to the principal's policy, never to the key
+// policy). Listed one by one instead of "kms:*": actions KMS adds later are
+// not granted until they are reviewed.
+var keyAccountActions = []string{
+	"kms:CancelKeyDeletion", "kms:CreateAlias", "kms:CreateGrant", "kms:DeleteAlias",
+	"kms:DescribeKey", "kms:DisableKey", "kms:DisableKeyRotation", "kms:EnableKey",
+	"kms:EnableKeyRotation", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
+	"kms:ListAliases", "kms:ListGrants", "kms:ListKeyPolicies", "kms:ListKeyRotations",
+	"kms:ListResourceTags", "kms:ListRetirableGrants", "kms:PutKeyPolicy", "kms:RetireGrant",
+	"kms:RevokeGrant", "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:TagResource",
+	"kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
+	"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
+	"kms:ReEncryptFrom", "kms:ReEncryptTo",
+}
+
+// logsServiceActions are what CloudWatch Logs needs to encrypt a log group
+// (AWS documentation: "Encrypt log data in CloudWatch Logs using AWS KMS").
+var logsServiceActions = []string{
+	"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
+	"kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+}
+
+// NewKeys creates the keys. Outside production they are scheduled for
+// deletion (after the 7-day minimum) when the stack is destroyed.
+func NewKeys(scope constructs.Construct, id string, props *KeysProps) *Keys {
+	this := constructs.NewConstruct(scope, &id)
+	cfg := props.Config
+	k := &Keys{Construct: this}
+	k.Database = newDomainKey(this, cfg, "database", "Aurora PostgreSQL storage, snapshots and Performance Insights")
+	k.Documents = newDomainKey(this, cfg, "documents", "payment documents in S3")
+	k.Logs = newDomainKey(this, cfg, "logs", "CloudWatch Logs groups, including audit logs", logsServiceStatement(cfg))
+	k.Messaging = newDomainKey(this, cfg, "messaging", "SQS payment queues and SNS alarm topics")
+	k.Secrets = newDomainKey(this, cfg, "secrets", "Secrets Manager database credentials and API keys")
+	k.Compute = newDomainKey(this, cfg, "compute", "EBS volumes of the NAT instances")
+	return k
+}
+
+// All returns every key, for checks that must hold for each of them.
+func (k *Keys) All() []awskms.Key {
+	return []awskms.Key{k.Database, k.Documents, k.Logs, k.Messaging, k.Secrets, k.Compute}
+}
+
+func newDomainKey(scope constructs.Construct, cfg Config, domain, purpose string, services ...awsiam.PolicyStatement) awskms.Key {
+	statements := append([]awsiam.PolicyStatement{
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("AccountAdministrationAndIAMDelegation"),
+			Principals: &[]awsiam.IPrincipal{awsiam.NewAccountRootPrincipal()},
+			Actions:    jsii.Strings(keyAccountActions...),
+			Resources:  jsii.Strings("*"),
+		}),
+	}, services...)
+	pending := 7.0
+	if cfg.Production {
+		pending = 30
+	}
+	return awskms.NewKey(scope, jsii.String(domain), &awskms.KeyProps{
+		Alias:             jsii.String(cfg.KeyAlias(domain)),
+		Description:       jsii.String(fmt.Sprintf("payments %s: %s", cfg.EnvironmentSuffix, purpose)),
+		EnableKeyRotation: jsii.Bool(true),
+		PendingWindow:     awscdk.Duration_Days(&pending),
+		Policy:            awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &statements}),
+		RemovalPolicy:     cfg.RemovalPolicy(),
+	})
+}
+
+// logsServiceStatement lets CloudWatch Logs use the key only for this
+// environment's log groups: the ones under LogGroupPrefix, the WAF log group
+// (whose name WAF dictates) and the Aurora log exports (whose name RDS
+// dictates).
+func logsServiceStatement(cfg Config) awsiam.PolicyStatement {
+	logGroupArn := func(name string) string {
+		return fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", cfg.Region, cfg.Account, name)
+	}
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchLogsForThisEnvironment"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(fmt.Sprintf("logs.%s.amazonaws.com", cfg.Region)), nil)},
+		Actions:    jsii.Strings(logsServiceActions...),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"ArnLike": map[string]any{
+				"kms:EncryptionContext:aws:logs:arn": []string{
+					logGroupArn(cfg.LogGroupPrefix() + "*"),
+					logGroupArn(cfg.WafLogGroupName()),
+					logGroupArn(fmt.Sprintf("/aws/rds/cluster/%s/*", cfg.Name("db"))),
+				},
+			},
+		},
+	})
+}

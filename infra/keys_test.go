@@ -1,0 +1,63 @@
+package infra_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// Every key rotates, carries an alias with the suffix and is scheduled for
+// deletion (never retained) outside production.
+func TestKeysRotateAndCarryTheSuffix(t *testing.T) {
+	keys := resources("AWS::KMS::Key")
+	if len(keys) < 5 {
+		t.Fatalf("got %d keys, want one per data domain (at least 5)", len(keys))
+	}
+	for _, k := range keys {
+		if k.Properties["EnableKeyRotation"] != true {
+			t.Errorf("%s: automatic rotation off", k)
+		}
+		if k.Properties["PendingWindowInDays"] != float64(7) {
+			t.Errorf("%s: PendingWindowInDays=%v, want 7 outside production", k, k.Properties["PendingWindowInDays"])
+		}
+	}
+	aliases := map[string]bool{}
+	for _, a := range resources("AWS::KMS::Alias") {
+		aliases[a.Properties["AliasName"].(string)] = true
+	}
+	for _, domain := range []string{"database", "documents", "logs", "messaging", "secrets", "compute"} {
+		if !aliases["alias/payments/"+testSuffix+"/"+domain] {
+			t.Errorf("no key alias for the %s domain; have %v", domain, aliases)
+		}
+	}
+}
+
+// CloudWatch Logs may use the logs key only for this environment's log
+// groups, and no other key admits a service principal.
+func TestKeyPoliciesScopeServicePrincipals(t *testing.T) {
+	services := 0
+	for _, k := range resources("AWS::KMS::Key") {
+		for _, raw := range k.Properties["KeyPolicy"].(map[string]any)["Statement"].([]any) {
+			s := raw.(map[string]any)
+			principal, _ := s["Principal"].(map[string]any)
+			if principal["Service"] == nil {
+				continue
+			}
+			services++
+			if principal["Service"] != "logs.ap-southeast-1.amazonaws.com" {
+				t.Errorf("%s: unexpected service principal %v", k, principal["Service"])
+			}
+			arns := stringsOf(s["Condition"].(map[string]any)["ArnLike"].(map[string]any)["kms:EncryptionContext:aws:logs:arn"])
+			if len(arns) == 0 {
+				t.Errorf("%s: logs statement without an encryption-context condition", k)
+			}
+			for _, arn := range arns {
+				if !strings.Contains(arn, testSuffix) {
+					t.Errorf("%s: logs may use the key for %q, outside this environment", k, arn)
+				}
+			}
+		}
+	}
+	if services != 1 {
+		t.Errorf("got %d service-principal statements, want exactly the logs one", services)
+	}
+}

@@ -1,0 +1,56 @@
+package infra
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+)
+
+// Every physical name is derived here so that the environment suffix can
+// never be forgotten: two environments in one account never collide.
+
+// Name is the physical name of a resource: "payments-<component>-<suffix>".
+func (c Config) Name(component string) string {
+	return fmt.Sprintf("payments-%s-%s", component, c.EnvironmentSuffix)
+}
+
+// StackName is "Payments<Component>-<suffix>".
+func (c Config) StackName(component string) string {
+	return fmt.Sprintf("Payments%s-%s", component, c.EnvironmentSuffix)
+}
+
+// LogGroupPrefix holds every log group this environment creates itself, so a
+// single ARN pattern in the logs key policy covers them and nothing else.
+func (c Config) LogGroupPrefix() string {
+	return fmt.Sprintf("/payments/%s/", c.EnvironmentSuffix)
+}
+
+// LogGroupName is "/payments/<suffix>/<component>".
+func (c Config) LogGroupName(component string) string {
+	return c.LogGroupPrefix() + component
+}
+
+// WafLogGroupName is the WAF log group: WAF accepts only names that start
+// with "aws-waf-logs-".
+func (c Config) WafLogGroupName() string {
+	return "aws-waf-logs-" + c.Name("edge")
+}
+
+// KeyAlias is "alias/payments/<suffix>/<domain>".
+func (c Config) KeyAlias(domain string) string {
+	return fmt.Sprintf("alias/payments/%s/%s", c.EnvironmentSuffix, domain)
+}
+
+// RemovalPolicy is RETAIN in production and DESTROY elsewhere: a PR
+// environment must leave nothing behind.
+func (c Config) RemovalPolicy() awscdk.RemovalPolicy {
+	if c.Production {
+		return awscdk.RemovalPolicy_RETAIN
+	}
+	return awscdk.RemovalPolicy_DESTROY
+}
+
+// Env is the primary region's environment.
+func (c Config) Env() *awscdk.Environment {
+	return &awscdk.Environment{Account: &c.Account, Region: &c.Region}
+}

@@ -1,0 +1,320 @@
+package infra_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fintech/payments-platform/infra"
+)
+
+// testSuffix is distinctive so that "every name carries the suffix" cannot
+// pass by accident on a common word such as "dev".
+const testSuffix = "pr123"
+
+// The app is synthesized once for the whole package (each synth costs
+// seconds); every test reads these.
+var (
+	cfg       infra.Config
+	stacks    infra.Stacks
+	templates map[string]map[string]any // stack name -> template JSON
+	outdir    string
+	// validationReport is validation-report.json as the one real synthesis
+	// wrote it: assertions re-synthesize and rewrite it.
+	validationReport []byte
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		defer jsii.Close()
+		if err := synthesize(); err != nil {
+			fmt.Fprintln(os.Stderr, "synthesize:", err)
+			return 1
+		}
+		defer os.RemoveAll(outdir)
+		return m.Run()
+	}())
+}
+
+// synthesize builds the app exactly as cmd/cdkapp does, with the context the
+// CDK CLI would pass from cdk.json (feature flags, AZ context) plus the test
+// suffix.
+func synthesize() (err error) {
+	// jsii reports a failed synth (e.g. a CloudFormation Validate finding,
+	// which fails synth by feature flag) as a panic.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("synth failed: %v", r)
+		}
+	}()
+	context, err := cdkJSONContext()
+	if err != nil {
+		return err
+	}
+	context[infra.KeyEnvironmentSuffix] = testSuffix
+	outdir, err = os.MkdirTemp("", "cdk-test-")
+	if err != nil {
+		return err
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &context, Outdir: &outdir})
+	cfg, err = infra.LoadConfig(func(key string) any { return context[key] }, func(string) string { return "" })
+	if err != nil {
+		return err
+	}
+	stacks = infra.NewStacks(app, cfg)
+	infra.ApplyCompliance(app)
+	app.Synth(nil)
+
+	if validationReport, err = os.ReadFile(filepath.Join(outdir, "validation-report.json")); err != nil {
+		return fmt.Errorf("validation report not written: %w", err)
+	}
+	templates = map[string]map[string]any{}
+	for _, s := range stacks.All() {
+		data, err := os.ReadFile(filepath.Join(outdir, *s.StackName()+".template.json"))
+		if err != nil {
+			return err
+		}
+		var t map[string]any
+		if err := json.Unmarshal(data, &t); err != nil {
+			return err
+		}
+		templates[*s.StackName()] = t
+	}
+	return nil
+}
+
+func cdkJSONContext() (map[string]any, error) {
+	data, err := os.ReadFile("../cdk.json")
+	if err != nil {
+		return nil, err
+	}
+	var cdkJSON struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(data, &cdkJSON); err != nil {
+		return nil, fmt.Errorf("cdk.json: %w", err)
+	}
+	return cdkJSON.Context, nil
+}
+
+// resource is one CloudFormation resource of a synthesized template.
+type resource struct {
+	stack, logicalID string
+	Type             string
+	Properties       map[string]any
+	DeletionPolicy   string
+	UpdateReplace    string
+}
+
+// resources lists the resources of every stack, or of the named types.
+func resources(types ...string) []resource {
+	var out []resource
+	for stack, t := range templates {
+		for id, raw := range t["Resources"].(map[string]any) {
+			r := raw.(map[string]any)
+			res := resource{stack: stack, logicalID: id, Type: r["Type"].(string)}
+			res.Properties, _ = r["Properties"].(map[string]any)
+			res.DeletionPolicy, _ = r["DeletionPolicy"].(string)
+			res.UpdateReplace, _ = r["UpdateReplacePolicy"].(string)
+			if len(types) == 0 || contains(types, res.Type) {
+				out = append(out, res)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].stack+out[i].logicalID < out[j].stack+out[j].logicalID })
+	return out
+}
+
+func (r resource) String() string { return r.stack + "/" + r.logicalID }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// stackTemplate is the assertions view of one stack.
+func stackTemplate(s awscdk.Stack) assertions.Template {
+	return assertions.Template_FromStack(s, nil)
+}
+
+// must turns an assertions failure (a jsii exception, which Go sees as a
+// panic) into a test error naming what was expected.
+func must(t *testing.T, what string, assertion func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	assertion()
+}
+
+// walk calls visit for every value nested in v, with its map key ("" in lists).
+func walk(v any, key string, visit func(key string, v any)) {
+	visit(key, v)
+	switch x := v.(type) {
+	case map[string]any:
+		for k, child := range x {
+			walk(child, k, visit)
+		}
+	case []any:
+		for _, child := range x {
+			walk(child, "", visit)
+		}
+	}
+}
+
+// stringsOf returns a property that may be a string or a list of strings.
+func stringsOf(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+func TestEveryStackTargetsItsRegionAndCarriesTheSuffix(t *testing.T) {
+	for _, s := range stacks.All() {
+		if !strings.HasSuffix(*s.StackName(), "-"+testSuffix) {
+			t.Errorf("stack %s: name lacks -%s", *s.StackName(), testSuffix)
+		}
+		if got := *s.Region(); got != infra.PrimaryRegion {
+			t.Errorf("stack %s: region %s, want %s", *s.StackName(), got, infra.PrimaryRegion)
+		}
+	}
+}
+
+// Every physical name the templates set (properties named *Name, plus
+// aliases) carries the suffix, so two environments coexist in one account.
+func TestEveryNamedResourceCarriesTheSuffix(t *testing.T) {
+	// Names that are not physical names of this environment's resources.
+	notPhysical := map[string]bool{
+		"DeviceName":  true, // block device names, e.g. /dev/xvda
+		"ServiceName": true, // VPC endpoint services, e.g. com.amazonaws.ap-southeast-1.sqs
+	}
+	checked := 0
+	for _, r := range resources() {
+		for prop, v := range r.Properties {
+			if notPhysical[prop] || !(strings.HasSuffix(prop, "Name") || prop == "RoleName") {
+				continue
+			}
+			name, ok := v.(string)
+			if !ok {
+				continue // a token: derived from a resource that is checked itself
+			}
+			checked++
+			if !strings.Contains(name, testSuffix) {
+				t.Errorf("%s %s: %s=%q does not carry the suffix %q", r, r.Type, prop, name, testSuffix)
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d names checked: the scan is not looking at the templates", checked)
+	}
+}
+
+// A non-production environment must be destroyable: nothing is retained.
+func TestNoRetainOutsideProduction(t *testing.T) {
+	if cfg.Production {
+		t.Fatal("the test app must be non-production")
+	}
+	for _, r := range resources() {
+		if r.DeletionPolicy == "Retain" || r.UpdateReplace == "Retain" || r.DeletionPolicy == "RetainExceptOnCreate" {
+			t.Errorf("%s %s: DeletionPolicy=%q UpdateReplacePolicy=%q", r, r.Type, r.DeletionPolicy, r.UpdateReplace)
+		}
+	}
+}
+
+// Least privilege: no IAM or key policy anywhere grants a wildcard action.
+func TestNoWildcardActions(t *testing.T) {
+	statements := 0
+	for _, r := range resources() {
+		walk(r.Properties, "", func(key string, v any) {
+			if key != "Action" && key != "NotAction" {
+				return
+			}
+			statements++
+			for _, action := range stringsOf(v) {
+				if strings.Contains(action, "*") {
+					t.Errorf("%s %s: action %q", r, r.Type, action)
+				}
+			}
+		})
+	}
+	if statements == 0 {
+		t.Fatal("no policy statements found: the scan is not looking at the templates")
+	}
+}
+
+// Security groups admit nothing from the internet. The only future
+// exception is the ALB's HTTPS listener.
+func TestNoIngressFromTheInternet(t *testing.T) {
+	allowedPublicPorts := map[float64]bool{443: true}
+	rules := 0
+	check := func(r resource, rule map[string]any) {
+		rules++
+		cidr, _ := rule["CidrIp"].(string)
+		cidr6, _ := rule["CidrIpv6"].(string)
+		if cidr != "0.0.0.0/0" && cidr6 != "::/0" {
+			return
+		}
+		port, _ := rule["FromPort"].(float64)
+		toPort, _ := rule["ToPort"].(float64)
+		if !allowedPublicPorts[port] || port != toPort || !isALBSecurityGroup(r) {
+			t.Errorf("%s: ingress from the internet: %v", r, rule)
+		}
+	}
+	for _, r := range resources("AWS::EC2::SecurityGroup") {
+		ingress, _ := r.Properties["SecurityGroupIngress"].([]any)
+		for _, rule := range ingress {
+			check(r, rule.(map[string]any))
+		}
+	}
+	for _, r := range resources("AWS::EC2::SecurityGroupIngress") {
+		check(r, r.Properties)
+	}
+	if rules == 0 {
+		t.Fatal("no ingress rules found: the scan is not looking at the templates")
+	}
+}
+
+func isALBSecurityGroup(r resource) bool {
+	return strings.Contains(r.logicalID, "LoadBalancer")
+}
+
+// Every audit log group keeps exactly 2557 days (seven years) and is
+// encrypted with our key.
+func TestLogGroupsAreEncryptedAndKeptSevenYears(t *testing.T) {
+	groups := resources("AWS::Logs::LogGroup")
+	if len(groups) == 0 {
+		t.Fatal("no log groups")
+	}
+	for _, r := range groups {
+		if got := r.Properties["RetentionInDays"]; got != float64(2557) {
+			t.Errorf("%s (%v): RetentionInDays=%v, want 2557", r, r.Properties["LogGroupName"], got)
+		}
+		if r.Properties["KmsKeyId"] == nil {
+			t.Errorf("%s (%v): not encrypted with a customer-managed key", r, r.Properties["LogGroupName"])
+		}
+	}
+}
