@@ -14,7 +14,7 @@ CDK_FLAGS := -c environmentSuffix=$(ENV) $(CONTEXT)
 
 # Go package roots (`./...` would descend into node_modules, which ships Go
 # template files of `cdk init`).
-GO_PACKAGES := ./cmd/... ./infra/...
+GO_PACKAGES := ./cmd/... ./infra/... ./postgres/...
 
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # No update checks or telemetry from the CLI: synth must not need a network.
@@ -42,8 +42,18 @@ synth: deps ## synthesize every stack offline, run cdk-nag, print the compliance
 	cdk synth --quiet --lookups=false --no-notices $(CDK_FLAGS)
 	go run ./cmd/nagreport cdk.out
 
+# Tests start throwaway PostgreSQL servers (postgres/pgtest); install the
+# server binaries from Debian when they are missing.
+.PHONY: postgres
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
+		echo "installing PostgreSQL from Debian"; \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
 .PHONY: test
-test: deps ## run the unit and template tests (no AWS account needed)
+test: deps postgres ## run the unit, template and PostgreSQL tests (no AWS account needed)
 	go vet $(GO_PACKAGES)
 	go test -count=1 $(GO_PACKAGES)
 

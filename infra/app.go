@@ -7,35 +7,66 @@ import (
 
 // Stacks are the stacks of one environment, in deployment order.
 type Stacks struct {
+	Replica awscdk.Stack
 	Keys    awscdk.Stack
 	Network awscdk.Stack
+	Data    awscdk.Stack
 }
 
 // All returns the stacks in deployment order.
 func (s Stacks) All() []awscdk.Stack {
-	return []awscdk.Stack{s.Keys, s.Network}
+	return []awscdk.Stack{s.Replica, s.Keys, s.Network, s.Data}
 }
 
-// NewStacks builds every stack of the environment described by cfg. Stateful
-// resources (keys, data) live apart from stateless ones so that the latter can
-// be replaced without touching data.
-func NewStacks(app awscdk.App, cfg Config) Stacks {
-	newStack := func(component, description string) awscdk.Stack {
+// NewStacks builds every stack of the environment described by cfg.
+// sourceRoot is the Go module root, from which the Lambda functions are
+// built. Stateful resources (keys, data) live apart from stateless ones so
+// that the latter can be replaced without touching data.
+func NewStacks(app awscdk.App, cfg Config, sourceRoot string) Stacks {
+	newStack := func(component, region, description string, crossRegion bool) awscdk.Stack {
 		name := cfg.StackName(component)
 		return awscdk.NewStack(app, &name, &awscdk.StackProps{
-			Env:                   cfg.Env(),
+			Env:                   &awscdk.Environment{Account: &cfg.Account, Region: &region},
 			StackName:             &name,
 			Description:           jsii.String(description),
 			TerminationProtection: jsii.Bool(cfg.Production),
+			CrossRegionReferences: jsii.Bool(crossRegion),
 		})
 	}
 
 	var s Stacks
-	s.Keys = newStack("Keys", "Payments platform: customer-managed KMS keys, one per data domain (stateful)")
+	s.Replica = newStack("Replica", cfg.ReplicaRegion, "Payments platform: cross-region replica of the document bucket and its key (stateful)", true)
+	replica := NewReplica(s.Replica, "Replica", &ReplicaProps{Config: cfg})
+
+	s.Keys = newStack("Keys", cfg.Region, "Payments platform: customer-managed KMS keys, one per data domain (stateful)", false)
 	keys := NewKeys(s.Keys, "Keys", &KeysProps{Config: cfg})
 
-	s.Network = newStack("Network", "Payments platform: VPC over three AZs, NAT instances, VPC endpoints, flow logs")
-	NewNetwork(s.Network, "Network", &NetworkProps{Config: cfg, LogsKey: keys.Logs, ComputeKey: keys.Compute})
+	s.Network = newStack("Network", cfg.Region, "Payments platform: VPC over three AZs, NAT instances, VPC endpoints, flow logs", false)
+	networkKeys := keys.ImportInto(s.Network)
+	network := NewNetwork(s.Network, "Network", &NetworkProps{Config: cfg, LogsKey: networkKeys.Logs, ComputeKey: networkKeys.Compute})
+
+	s.Data = newStack("Data", cfg.Region, "Payments platform: Aurora PostgreSQL, document storage (stateful)", true)
+	dataKeys := keys.ImportInto(s.Data)
+	NewDatabase(s.Data, "Database", &DatabaseProps{Config: cfg, Network: network, Keys: dataKeys, SourceRoot: sourceRoot})
+	storage := NewStorage(s.Data, "Storage", &StorageProps{Config: cfg, Keys: dataKeys, ReplicaKeyArn: replica.Key.KeyArn()})
+	if !cfg.Production {
+		NewBucketCleaner(s.Data, "BucketCleaner", &BucketCleanerProps{
+			Config: cfg, SourceRoot: sourceRoot, LogsKey: dataKeys.Logs, Network: network,
+			Buckets: []CleanedBucket{
+				{Name: cfg.BucketName("docs", cfg.Region), Bucket: storage.Documents},
+				{Name: cfg.BucketName("logs", cfg.Region), Bucket: storage.LogBucket},
+			},
+		})
+		NewBucketCleaner(s.Replica, "BucketCleaner", &BucketCleanerProps{
+			Config: cfg, SourceRoot: sourceRoot, LogsKey: replica.LogsKey,
+			Buckets: []CleanedBucket{
+				{Name: cfg.BucketName("docs", cfg.ReplicaRegion), Bucket: replica.Bucket},
+				{Name: cfg.BucketName("logs", cfg.ReplicaRegion), Bucket: replica.LogBucket},
+			},
+		})
+	}
+	// Replication is configured against a bucket that must already exist.
+	s.Data.Node().AddDependency(s.Replica)
 
 	tags := awscdk.Tags_Of(app)
 	tags.Add(jsii.String("Project"), jsii.String("payments"), nil)

@@ -26,22 +26,25 @@ const OfflineAccount = "123456789012"
 
 // Context keys, exactly as they are passed with `cdk synth -c key=value`.
 const (
-	KeyEnvironmentSuffix = "environmentSuffix"
-	KeyAccount           = "account"
-	KeyReplicaRegion     = "replicaRegion"
-	KeyProduction        = "production"
-	KeyVpcCidr           = "vpcCidr"
-	KeyDomainName        = "domainName"
-	KeyHostedZoneID      = "hostedZoneId"
-	KeyHostedZoneName    = "hostedZoneName"
-	KeyMtlsTruststore    = "mtlsTruststore"
-	KeyAPIKeySecretArn   = "apiKeySecretArn"
+	KeyEnvironmentSuffix            = "environmentSuffix"
+	KeyAccount                      = "account"
+	KeyReplicaRegion                = "replicaRegion"
+	KeyProduction                   = "production"
+	KeyVpcCidr                      = "vpcCidr"
+	KeyDomainName                   = "domainName"
+	KeyHostedZoneID                 = "hostedZoneId"
+	KeyHostedZoneName               = "hostedZoneName"
+	KeyMtlsTruststore               = "mtlsTruststore"
+	KeyAPIKeySecretArn              = "apiKeySecretArn"
+	KeyDBInstanceClass              = "dbInstanceClass"
+	KeyDocumentVersionRetentionDays = "documentVersionRetentionDays"
 )
 
 // ContextKeys lists every key Config reads, in the order the README documents them.
 var ContextKeys = []string{
 	KeyEnvironmentSuffix, KeyAccount, KeyReplicaRegion, KeyProduction, KeyVpcCidr,
 	KeyDomainName, KeyHostedZoneID, KeyHostedZoneName, KeyMtlsTruststore, KeyAPIKeySecretArn,
+	KeyDBInstanceClass, KeyDocumentVersionRetentionDays,
 }
 
 // Config is the typed environment configuration every construct reads. It is
@@ -79,6 +82,13 @@ type Config struct {
 	// APIKeySecretArn imports an existing Secrets Manager secret holding the
 	// API key; empty means the stack creates the secret.
 	APIKeySecretArn string
+	// DBInstanceClass is the Graviton class of the three Aurora instances,
+	// without the "db." prefix. Default t4g.medium (burstable), or r7g.large
+	// (memory-optimised) in production.
+	DBInstanceClass string
+	// DocumentVersionRetentionDays is how long non-current versions of
+	// documents are kept before they expire. Default 365, 2557 in production.
+	DocumentVersionRetentionDays int
 }
 
 // Defaults applied when a key is absent.
@@ -106,11 +116,12 @@ var (
 	// RDS identifiers (which carry the suffix) reject a trailing hyphen and
 	// "--"; 16 characters keep the longest names (S3 buckets: 63, ALB: 32)
 	// inside their limits.
-	suffixPattern       = regexp.MustCompile(`^[a-z][a-z0-9-]{0,15}$`)
-	accountPattern      = regexp.MustCompile(`^[0-9]{12}$`)
-	hostedZoneIDPattern = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
-	dnsLabelPattern     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	secretArnPattern    = regexp.MustCompile(`^arn:aws:secretsmanager:([a-z0-9-]+):([0-9]{12}):secret:[A-Za-z0-9/_+=.@-]+$`)
+	suffixPattern          = regexp.MustCompile(`^[a-z][a-z0-9-]{0,15}$`)
+	accountPattern         = regexp.MustCompile(`^[0-9]{12}$`)
+	hostedZoneIDPattern    = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
+	dnsLabelPattern        = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	dbInstanceClassPattern = regexp.MustCompile(`^(t4g\.(medium|large)|(r6g|r7g|r8g|x2g)\.(large|[1-9]?[0-9]?xlarge))$`)
+	secretArnPattern       = regexp.MustCompile(`^arn:aws:secretsmanager:([a-z0-9-]+):([0-9]{12}):secret:[A-Za-z0-9/_+=.@-]+$`)
 )
 
 // LoadConfig reads and validates the configuration. context returns the raw
@@ -151,6 +162,14 @@ func LoadConfig(context func(key string) any, getenv func(string) string) (Confi
 	}
 	cfg.Production = production
 
+	defaultClass, defaultRetention := "t4g.medium", 365
+	if cfg.Production {
+		defaultClass, defaultRetention = "r7g.large", 2557
+	}
+	cfg.DBInstanceClass = str(KeyDBInstanceClass, defaultClass)
+	retention, retentionErr := contextInt(context(KeyDocumentVersionRetentionDays), defaultRetention)
+	cfg.DocumentVersionRetentionDays = retention
+
 	cidr := str(KeyVpcCidr, defaultVpcCidr)
 	prefix, cidrErr := netip.ParsePrefix(cidr)
 
@@ -181,6 +200,10 @@ func LoadConfig(context func(key string) any, getenv func(string) string) (Confi
 		{cfg.APIKeySecretArn != "" && !validSecretArn(cfg.APIKeySecretArn, cfg.Account), KeyAPIKeySecretArn, fmt.Sprintf(
 			"%q is not a Secrets Manager secret ARN in %s and account %s: use arn:aws:secretsmanager:%s:<account>:secret:<name>",
 			cfg.APIKeySecretArn, PrimaryRegion, cfg.Account, PrimaryRegion)},
+		{!dbInstanceClassPattern.MatchString(cfg.DBInstanceClass), KeyDBInstanceClass, fmt.Sprintf(
+			"%q is not a Graviton instance class Aurora PostgreSQL offers: use t4g.medium or t4g.large outside production, r7g.<size> or r8g.<size> in production (no \"db.\" prefix)", cfg.DBInstanceClass)},
+		{retentionErr != nil || retention < 31 || retention > 36500, KeyDocumentVersionRetentionDays, fmt.Sprintf(
+			"%v is not usable: use a whole number of days from 31 (after the 30-day Glacier Instant Retrieval transition) to 36500", context(KeyDocumentVersionRetentionDays))},
 	} {
 		if check.failed {
 			errs = append(errs, keyError(check.key, check.message))
@@ -215,6 +238,23 @@ func contextString(raw any, def string) (string, error) {
 		return v, nil
 	default:
 		return def, fmt.Errorf("%v is a %T: use a string", v, v)
+	}
+}
+
+// contextInt accepts a JSON number (cdk.json) or a decimal string (`-c`).
+func contextInt(raw any, def int) (int, error) {
+	switch v := raw.(type) {
+	case nil:
+		return def, nil
+	case float64:
+		if v != float64(int(v)) {
+			return def, fmt.Errorf("%v is not a whole number", v)
+		}
+		return int(v), nil
+	case string:
+		return strconv.Atoi(v)
+	default:
+		return def, fmt.Errorf("%v is not a number", v)
 	}
 }
 

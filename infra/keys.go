@@ -21,17 +21,17 @@ type KeysProps struct {
 type Keys struct {
 	constructs.Construct
 	// Database encrypts Aurora storage, snapshots and Performance Insights.
-	Database awskms.Key
+	Database awskms.IKey
 	// Documents encrypts the document bucket (and the mTLS truststore bucket).
-	Documents awskms.Key
+	Documents awskms.IKey
 	// Logs encrypts every CloudWatch Logs group of this environment.
-	Logs awskms.Key
+	Logs awskms.IKey
 	// Messaging encrypts the SQS queues and SNS topics.
-	Messaging awskms.Key
+	Messaging awskms.IKey
 	// Secrets encrypts Secrets Manager secrets.
-	Secrets awskms.Key
+	Secrets awskms.IKey
 	// Compute encrypts EBS volumes (the NAT instances' root volumes).
-	Compute awskms.Key
+	Compute awskms.IKey
 }
 
 // keyAccountActions are what the account itself may do with a key: every
@@ -67,16 +67,35 @@ func NewKeys(scope constructs.Construct, id string, props *KeysProps) *Keys {
 	k := &Keys{Construct: this}
 	k.Database = newDomainKey(this, cfg, "database", "Aurora PostgreSQL storage, snapshots and Performance Insights")
 	k.Documents = newDomainKey(this, cfg, "documents", "payment documents in S3")
-	k.Logs = newDomainKey(this, cfg, "logs", "CloudWatch Logs groups, including audit logs", logsServiceStatement(cfg))
+	k.Logs = newDomainKey(this, cfg, "logs", "CloudWatch Logs groups, including audit logs", logsServiceStatement(cfg, cfg.Region))
 	k.Messaging = newDomainKey(this, cfg, "messaging", "SQS payment queues and SNS alarm topics")
 	k.Secrets = newDomainKey(this, cfg, "secrets", "Secrets Manager database credentials and API keys")
 	k.Compute = newDomainKey(this, cfg, "compute", "EBS volumes of the NAT instances")
 	return k
 }
 
-// All returns every key, for checks that must hold for each of them.
-func (k *Keys) All() []awskms.Key {
-	return []awskms.Key{k.Database, k.Documents, k.Logs, k.Messaging, k.Secrets, k.Compute}
+// ImportInto returns the same keys imported by ARN into scope (another
+// stack). Constructs there can use an imported key but cannot add statements
+// to its policy: CDK's L2s otherwise widen key policies of the keys stack
+// from other stacks (e.g. a Secret adds kms:GenerateDataKey* for Secrets
+// Manager), and the key policies here are the complete, reviewed ones.
+func (k *Keys) ImportInto(scope constructs.Construct) *Keys {
+	imported := &Keys{Construct: k.Construct}
+	for _, pair := range []struct {
+		id       string
+		src      awskms.IKey
+		imported *awskms.IKey
+	}{
+		{"DatabaseKey", k.Database, &imported.Database},
+		{"DocumentsKey", k.Documents, &imported.Documents},
+		{"LogsKey", k.Logs, &imported.Logs},
+		{"MessagingKey", k.Messaging, &imported.Messaging},
+		{"SecretsKey", k.Secrets, &imported.Secrets},
+		{"ComputeKey", k.Compute, &imported.Compute},
+	} {
+		*pair.imported = awskms.Key_FromKeyArn(scope, jsii.String(pair.id), pair.src.KeyArn())
+	}
+	return imported
 }
 
 func newDomainKey(scope constructs.Construct, cfg Config, domain, purpose string, services ...awsiam.PolicyStatement) awskms.Key {
@@ -106,13 +125,13 @@ func newDomainKey(scope constructs.Construct, cfg Config, domain, purpose string
 // environment's log groups: the ones under LogGroupPrefix, the WAF log group
 // (whose name WAF dictates) and the Aurora log exports (whose name RDS
 // dictates).
-func logsServiceStatement(cfg Config) awsiam.PolicyStatement {
+func logsServiceStatement(cfg Config, region string) awsiam.PolicyStatement {
 	logGroupArn := func(name string) string {
-		return fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", cfg.Region, cfg.Account, name)
+		return fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", region, cfg.Account, name)
 	}
 	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("CloudWatchLogsForThisEnvironment"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(fmt.Sprintf("logs.%s.amazonaws.com", cfg.Region)), nil)},
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(fmt.Sprintf("logs.%s.amazonaws.com", region)), nil)},
 		Actions:    jsii.Strings(logsServiceActions...),
 		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]any{

@@ -9,8 +9,8 @@ import (
 // deletion (never retained) outside production.
 func TestKeysRotateAndCarryTheSuffix(t *testing.T) {
 	keys := resources("AWS::KMS::Key")
-	if len(keys) < 5 {
-		t.Fatalf("got %d keys, want one per data domain (at least 5)", len(keys))
+	if len(keys) < 6 {
+		t.Fatalf("got %d keys, want one per data domain (at least 6)", len(keys))
 	}
 	for _, k := range keys {
 		if k.Properties["EnableKeyRotation"] != true {
@@ -24,15 +24,15 @@ func TestKeysRotateAndCarryTheSuffix(t *testing.T) {
 	for _, a := range resources("AWS::KMS::Alias") {
 		aliases[a.Properties["AliasName"].(string)] = true
 	}
-	for _, domain := range []string{"database", "documents", "logs", "messaging", "secrets", "compute"} {
+	for _, domain := range []string{"database", "documents", "logs", "messaging", "secrets", "compute", "documents-replica", "logs-replica"} {
 		if !aliases["alias/payments/"+testSuffix+"/"+domain] {
 			t.Errorf("no key alias for the %s domain; have %v", domain, aliases)
 		}
 	}
 }
 
-// CloudWatch Logs may use the logs key only for this environment's log
-// groups, and no other key admits a service principal.
+// CloudWatch Logs may use a logs key only for this environment's log groups
+// in its own region, and no other key admits a service principal.
 func TestKeyPoliciesScopeServicePrincipals(t *testing.T) {
 	services := 0
 	for _, k := range resources("AWS::KMS::Key") {
@@ -43,7 +43,11 @@ func TestKeyPoliciesScopeServicePrincipals(t *testing.T) {
 				continue
 			}
 			services++
-			if principal["Service"] != "logs.ap-southeast-1.amazonaws.com" {
+			region := "ap-southeast-1"
+			if k.stack == *stacks.Replica.StackName() {
+				region = cfg.ReplicaRegion
+			}
+			if principal["Service"] != "logs."+region+".amazonaws.com" {
 				t.Errorf("%s: unexpected service principal %v", k, principal["Service"])
 			}
 			arns := stringsOf(s["Condition"].(map[string]any)["ArnLike"].(map[string]any)["kms:EncryptionContext:aws:logs:arn"])
@@ -51,13 +55,13 @@ func TestKeyPoliciesScopeServicePrincipals(t *testing.T) {
 				t.Errorf("%s: logs statement without an encryption-context condition", k)
 			}
 			for _, arn := range arns {
-				if !strings.Contains(arn, testSuffix) {
+				if !strings.Contains(arn, testSuffix) || !strings.Contains(arn, ":"+region+":") {
 					t.Errorf("%s: logs may use the key for %q, outside this environment", k, arn)
 				}
 			}
 		}
 	}
-	if services != 1 {
-		t.Errorf("got %d service-principal statements, want exactly the logs one", services)
+	if services != 2 {
+		t.Errorf("got %d service-principal statements, want exactly the two logs ones", services)
 	}
 }

@@ -59,6 +59,7 @@ func interfaceEndpoints() []interfaceEndpoint {
 		{"Ssm", awsec2.InterfaceVpcEndpointAwsService_SSM(), "Systems Manager management of the NAT instances (no SSH)"},
 		{"SsmMessages", awsec2.InterfaceVpcEndpointAwsService_SSM_MESSAGES(), "Session Manager shells on the NAT instances"},
 		{"Ec2Messages", awsec2.InterfaceVpcEndpointAwsService_EC2_MESSAGES(), "Systems Manager agent command channel"},
+		{"Lambda", awsec2.InterfaceVpcEndpointAwsService_LAMBDA(), "the custom-resource framework invoking dbinit"},
 	}
 }
 
@@ -86,6 +87,8 @@ type Network struct {
 	EndpointSecurityGroup awsec2.SecurityGroup
 	// FlowLogGroup is the audit log of all VPC traffic.
 	FlowLogGroup awslogs.LogGroup
+	// Endpoints are the interface endpoints by id (e.g. "SecretsManager").
+	Endpoints map[string]awsec2.InterfaceVpcEndpoint
 }
 
 // NewNetwork creates the VPC across AvailabilityZones.
@@ -137,8 +140,9 @@ func NewNetwork(scope constructs.Construct, id string, props *NetworkProps) *Net
 		AllowAllOutbound:  jsii.Bool(false),
 	})
 	n.EndpointSecurityGroup.AddIngressRule(awsec2.Peer_Ipv4(&vpcCidr), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS from the VPC"), nil)
+	n.Endpoints = map[string]awsec2.InterfaceVpcEndpoint{}
 	for _, e := range interfaceEndpoints() {
-		n.Vpc.AddInterfaceEndpoint(jsii.String(e.id), &awsec2.InterfaceVpcEndpointOptions{
+		n.Endpoints[e.id] = n.Vpc.AddInterfaceEndpoint(jsii.String(e.id), &awsec2.InterfaceVpcEndpointOptions{
 			Service:           e.service,
 			PrivateDnsEnabled: jsii.Bool(true),
 			Open:              jsii.Bool(false),

@@ -69,7 +69,11 @@ func synthesize() (err error) {
 	if err != nil {
 		return err
 	}
-	stacks = infra.NewStacks(app, cfg)
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return err
+	}
+	stacks = infra.NewStacks(app, cfg, root)
 	infra.ApplyCompliance(app)
 	app.Synth(nil)
 
@@ -198,8 +202,12 @@ func TestEveryStackTargetsItsRegionAndCarriesTheSuffix(t *testing.T) {
 		if !strings.HasSuffix(*s.StackName(), "-"+testSuffix) {
 			t.Errorf("stack %s: name lacks -%s", *s.StackName(), testSuffix)
 		}
-		if got := *s.Region(); got != infra.PrimaryRegion {
-			t.Errorf("stack %s: region %s, want %s", *s.StackName(), got, infra.PrimaryRegion)
+		want := infra.PrimaryRegion
+		if s == stacks.Replica {
+			want = cfg.ReplicaRegion
+		}
+		if got := *s.Region(); got != want {
+			t.Errorf("stack %s: region %s, want %s", *s.StackName(), got, want)
 		}
 	}
 }
@@ -210,7 +218,8 @@ func TestEveryNamedResourceCarriesTheSuffix(t *testing.T) {
 	// Names that are not physical names of this environment's resources.
 	notPhysical := map[string]bool{
 		"DeviceName":  true, // block device names, e.g. /dev/xvda
-		"ServiceName": true, // VPC endpoint services, e.g. com.amazonaws.ap-southeast-1.sqs
+		"ServiceName":  true, // VPC endpoint services, e.g. com.amazonaws.ap-southeast-1.sqs
+		"DatabaseName": true, // the database inside this environment's own cluster
 	}
 	checked := 0
 	for _, r := range resources() {
@@ -245,16 +254,21 @@ func TestNoRetainOutsideProduction(t *testing.T) {
 	}
 }
 
-// Least privilege: no IAM or key policy anywhere grants a wildcard action.
+// Least privilege: no IAM, key or bucket policy anywhere allows a wildcard
+// action. (Deny statements may: the TLS-only bucket policies deny s3:*.)
 func TestNoWildcardActions(t *testing.T) {
 	statements := 0
 	for _, r := range resources() {
 		walk(r.Properties, "", func(key string, v any) {
-			if key != "Action" && key != "NotAction" {
+			statement, ok := v.(map[string]any)
+			if !ok || statement["Effect"] != "Allow" {
 				return
 			}
 			statements++
-			for _, action := range stringsOf(v) {
+			if statement["NotAction"] != nil {
+				t.Errorf("%s %s: Allow with NotAction", r, r.Type)
+			}
+			for _, action := range stringsOf(statement["Action"]) {
 				if strings.Contains(action, "*") {
 					t.Errorf("%s %s: action %q", r, r.Type, action)
 				}

@@ -28,7 +28,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	infra.NewStacks(app, cfg)
+	// cdk.json runs the app from the module root.
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	infra.NewStacks(app, cfg, root)
 	// Only `make bench-synth` sets this, to measure what the packs cost.
 	if os.Getenv("CDKAPP_SKIP_NAG") != "1" {
 		infra.ApplyCompliance(app)

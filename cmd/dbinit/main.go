@@ -1,0 +1,162 @@
+// Command dbinit is the CloudFormation custom resource (through the CDK
+// provider framework) that prepares the Aurora database at deploy time: it
+// applies the embedded schema migrations and creates the application role,
+// which authenticates with IAM only. It connects as the master user, whose
+// credential it reads from Secrets Manager, over TLS verified against the RDS
+// CAs. A failure fails the deployment with the database's error.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/fintech/payments-platform/postgres"
+)
+
+// physicalID is constant: the schema is one resource for the life of the
+// cluster, and a changed ID would make CloudFormation "delete" the old one.
+const physicalID = "payments-schema"
+
+// Event is the provider framework's onEvent input (a CloudFormation custom
+// resource request).
+type Event struct {
+	RequestType        string     `json:"RequestType"`
+	PhysicalResourceID string     `json:"PhysicalResourceId"`
+	ResourceProperties Properties `json:"ResourceProperties"`
+}
+
+// Properties are set by the stack (infra/database.go).
+type Properties struct {
+	// SecretArn is the master credential (the RDS-generated JSON secret).
+	SecretArn string `json:"SecretArn"`
+	// AppRole is the IAM-authenticated application role to create.
+	AppRole string `json:"AppRole"`
+	// MigrationsDigest changes whenever a migration does, so that a stack
+	// update re-runs the bootstrap; the handler does not read it.
+	MigrationsDigest string `json:"MigrationsDigest"`
+}
+
+// Response is the provider framework's onEvent output.
+type Response struct {
+	PhysicalResourceID string            `json:"PhysicalResourceId"`
+	Data               map[string]string `json:"Data,omitempty"`
+}
+
+// masterSecret is the JSON RDS writes into a generated cluster secret.
+type masterSecret struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	DBName   string `json:"dbname"`
+}
+
+// handler bootstraps on Create and Update. Delete does nothing: the schema
+// goes with the cluster (or stays with it, in production).
+type handler struct {
+	secret  func(ctx context.Context, arn string) (string, error)
+	connect func(ctx context.Context, s masterSecret) (*sql.DB, error)
+	log     *slog.Logger
+}
+
+func (h handler) handle(ctx context.Context, e Event) (Response, error) {
+	resp := Response{PhysicalResourceID: physicalID}
+	switch e.RequestType {
+	case "Delete":
+		return resp, nil
+	case "Create", "Update":
+	default:
+		return resp, fmt.Errorf("dbinit: unknown request type %q", e.RequestType)
+	}
+	p := e.ResourceProperties
+	if p.SecretArn == "" || p.AppRole == "" {
+		return resp, errors.New("dbinit: SecretArn and AppRole are required properties")
+	}
+	raw, err := h.secret(ctx, p.SecretArn)
+	if err != nil {
+		return resp, fmt.Errorf("dbinit: read master secret: %w", err)
+	}
+	var s masterSecret
+	if err := json.Unmarshal([]byte(raw), &s); err != nil || s.Host == "" || s.Username == "" {
+		return resp, errors.New("dbinit: the master secret is not an RDS credential (username, password, host, port, dbname)")
+	}
+	db, err := h.connect(ctx, s)
+	if err != nil {
+		return resp, fmt.Errorf("dbinit: connect to %s: %w", s.Host, err)
+	}
+	defer db.Close()
+	res, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), p.AppRole)
+	if err != nil {
+		return resp, fmt.Errorf("dbinit: %w", err)
+	}
+	h.log.InfoContext(ctx, "database bootstrapped", "request", e.RequestType, "applied", res.Applied,
+		"schemaVersion", res.Version, "roleCreated", res.RoleCreated)
+	resp.Data = map[string]string{"SchemaVersion": strconv.FormatInt(res.Version, 10)}
+	return resp, nil
+}
+
+// connectTLS opens a connection verified against the RDS CAs.
+func connectTLS(ctx context.Context, s masterSecret) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig("")
+	if err != nil {
+		return nil, err
+	}
+	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = s.Host, uint16(s.Port), s.Username, s.Password, s.DBName
+	if cfg.Database == "" {
+		cfg.Database = "postgres"
+	}
+	if cfg.TLSConfig, err = postgres.TLSConfig(s.Host); err != nil {
+		return nil, err
+	}
+	cfg.ConnectTimeout = 10 * time.Second
+	cfg.Fallbacks = nil // never retry without TLS
+	db := stdlib.OpenDB(*cfg)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	if err := run(logger); err != nil {
+		logger.Error("dbinit cannot start", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(logger *slog.Logger) error {
+	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		return err
+	}
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	h := handler{
+		secret: func(ctx context.Context, arn string) (string, error) {
+			out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+			if err != nil {
+				return "", err
+			}
+			return aws.ToString(out.SecretString), nil
+		},
+		connect: connectTLS,
+		log:     logger,
+	}
+	lambda.Start(h.handle)
+	return nil
+}

@@ -1,0 +1,123 @@
+package infra
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// BucketCleanerProps configures BucketCleaner.
+type BucketCleanerProps struct {
+	Config     Config
+	SourceRoot string
+	LogsKey    awskms.IKey
+	// Network places the function in the private subnets; nil in a region
+	// without a VPC (the replica).
+	Network *Network
+	// Buckets are emptied when the stack is deleted.
+	Buckets []CleanedBucket
+}
+
+// CleanedBucket is a bucket and its literal name (the policy names exactly
+// the buckets' objects, which a token ARN would hide from the reviewer and
+// from cdk-nag).
+type CleanedBucket struct {
+	Name   string
+	Bucket awss3.IBucket
+}
+
+// BucketCleaner empties versioned buckets when a non-production stack is
+// destroyed (cmd/bucketcleaner), so that nothing is retained. It replaces
+// CDK's autoDeleteObjects, whose bucket policy grants wildcard actions.
+type BucketCleaner struct {
+	constructs.Construct
+	Function *GoFunction
+}
+
+// NewBucketCleaner creates one function per stack and one custom resource per
+// bucket. Each resource depends on its bucket, so CloudFormation deletes it
+// (emptying the bucket) before the bucket.
+func NewBucketCleaner(scope constructs.Construct, id string, props *BucketCleanerProps) *BucketCleaner {
+	this := constructs.NewConstruct(scope, &id)
+	cfg := props.Config
+	var bucketArns, objectArns []string
+	for _, b := range props.Buckets {
+		bucketArns = append(bucketArns, "arn:aws:s3:::"+b.Name)
+		objectArns = append(objectArns, "arn:aws:s3:::"+b.Name+"/*")
+	}
+	fnProps := &GoFunctionProps{
+		Config:              cfg,
+		SourceRoot:          props.SourceRoot,
+		Package:             "./cmd/bucketcleaner",
+		Name:                "bucketcleaner",
+		Description:         "Empties this environment's buckets when a non-production stack is deleted",
+		Timeout:             awscdk.Duration_Minutes(jsii.Number(15)),
+		ReservedConcurrency: 2,
+		LogsKey:             props.LogsKey,
+		Statements: []awsiam.PolicyStatement{
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("ListVersions"),
+				Actions:   jsii.Strings("s3:ListBucketVersions"),
+				Resources: jsii.Strings(bucketArns...),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("DeleteVersions"),
+				Actions:   jsii.Strings("s3:DeleteObject", "s3:DeleteObjectVersion"),
+				Resources: jsii.Strings(objectArns...),
+			}),
+		},
+	}
+	if props.Network != nil {
+		fnProps.Vpc, fnProps.Subnets = props.Network.Vpc, props.Network.PrivateSubnets()
+	}
+	c := &BucketCleaner{Construct: this, Function: NewGoFunction(this, "Function", fnProps)}
+	if sg := c.Function.SecurityGroup; sg != nil {
+		// S3 through the gateway endpoint, whose addresses are outside the
+		// VPC CIDR; that is also where the pre-signed CloudFormation response
+		// URL points.
+		sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to S3 (gateway endpoint)"), nil)
+	}
+	for i, b := range props.Buckets {
+		cr := awscdk.NewCustomResource(this, jsii.String(fmt.Sprintf("Empty%d", i)), &awscdk.CustomResourceProps{
+			ServiceToken:  c.Function.Function.FunctionArn(),
+			ResourceType:  jsii.String("Custom::EmptyBucketOnDelete"),
+			Properties:    &map[string]any{"BucketName": b.Bucket.BucketName()},
+			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		})
+		cr.Node().AddDependency(b.Bucket)
+	}
+	suppressBucketCleanerFindings(c, props.Network == nil, objectArns)
+	return c
+}
+
+// suppressBucketCleanerFindings holds every accepted cdk-nag finding of the cleaner.
+func suppressBucketCleanerFindings(c *BucketCleaner, outsideVpc bool, objectArns []string) {
+	appliesTo := make([]string, len(objectArns))
+	for i, arn := range objectArns {
+		appliesTo[i] = "Resource::" + arn
+	}
+	suppress(c.Function.Node().FindChild(jsii.String("RolePolicy")), true, finding{
+		rule:      "AwsSolutions-IAM5",
+		appliesTo: appliesTo,
+		reason:    "Emptying a bucket deletes every object version in it: the grant is DeleteObject/DeleteObjectVersion on the objects of exactly these buckets of this environment.",
+	})
+	findings := []finding{{
+		rule: "NIST.800.53.R5-LambdaDLQ",
+		reason: "The cleaner runs synchronously as a CloudFormation custom resource: a failure is reported to CloudFormation, which stops the stack deletion. " +
+			"There is no asynchronous event to keep in a dead-letter queue.",
+	}}
+	if outsideVpc {
+		reason := "The replica region has no VPC: it holds only the replica bucket, its keys and its log bucket. The cleaner calls S3 only, " +
+			"exists only in non-production environments and runs only when the stack is deleted."
+		findings = append(findings,
+			finding{rule: "NIST.800.53.R5-LambdaInsideVPC", reason: reason},
+			finding{rule: "PCI.DSS.321-LambdaInsideVPC", reason: reason})
+	}
+	suppress(c.Function.Function, true, findings...)
+}

@@ -1,0 +1,174 @@
+package infra
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// goBuild compiles one of our Go commands into a Lambda "bootstrap" binary
+// for provided.al2023 on arm64, on the synthesizing machine: no Docker is
+// needed, and the asset hash is the binary's (builds are reproducible with
+// -trimpath), so a change anywhere in the module that the command imports
+// produces a new asset, and nothing else does.
+type goBuild struct {
+	root string // module root
+	pkg  string // e.g. ./cmd/dbinit
+}
+
+// TryBundle implements awscdk.ILocalBundling.
+func (b *goBuild) TryBundle(outputDir *string, _ *awscdk.BundlingOptions) *bool {
+	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-tags", "lambda.norpc",
+		"-ldflags", "-s -w", "-o", filepath.Join(*outputDir, "bootstrap"), b.pkg)
+	cmd.Dir = b.root
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		// A failed build must fail the synth, never produce an empty asset.
+		panic(fmt.Sprintf("go build %s for Lambda: %v\n%s", b.pkg, err, out))
+	}
+	return jsii.Bool(true)
+}
+
+// GoFunctionProps configures a Go Lambda function.
+type GoFunctionProps struct {
+	Config Config
+	// SourceRoot is the Go module root; Package is the command to build
+	// relative to it, e.g. "./cmd/dbinit".
+	SourceRoot, Package string
+	// Name is the component name; the function is named Config.Name(Name).
+	Name        string
+	Description string
+	Timeout     awscdk.Duration
+	// MemorySize in MB. Default 256.
+	MemorySize float64
+	// ReservedConcurrency caps the function (and protects what it calls).
+	ReservedConcurrency float64
+	Environment         map[string]string
+	// Vpc and Subnets place the function; SecurityGroup is created for it
+	// with no ingress and egress only to the VPC endpoints (callers open
+	// more). Nil Vpc: outside any VPC (only where there is none).
+	Vpc     awsec2.IVpc
+	Subnets *awsec2.SubnetSelection
+	// LogsKey encrypts the function's log group; EnvironmentKey its
+	// environment variables.
+	LogsKey, EnvironmentKey awskms.IKey
+	// Statements are the function's own permissions. Logging, X-Ray and the
+	// VPC network-interface permissions are added here.
+	Statements []awsiam.PolicyStatement
+}
+
+// GoFunction is a Lambda function built from one of our Go commands.
+type GoFunction struct {
+	constructs.Construct
+	Function      awslambda.Function
+	SecurityGroup awsec2.SecurityGroup
+	LogGroup      awslogs.LogGroup
+	Role          awsiam.IRole
+}
+
+// NewGoFunction creates the function, its log group (encrypted, kept 2557
+// days like every log of this platform) and its role (one customer-managed
+// policy, no later widening).
+func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps) *GoFunction {
+	this := constructs.NewConstruct(scope, &id)
+	cfg := props.Config
+	name := cfg.Name(props.Name)
+	f := &GoFunction{Construct: this}
+
+	f.LogGroup = awslogs.NewLogGroup(this, jsii.String("LogGroup"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String(cfg.LogGroupName("lambda/" + props.Name)),
+		Retention:     AuditLogRetention,
+		EncryptionKey: props.LogsKey,
+		RemovalPolicy: cfg.RemovalPolicy(),
+	})
+	unscoped := []string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+	var securityGroups *[]awsec2.ISecurityGroup
+	if props.Vpc != nil {
+		f.SecurityGroup = awsec2.NewSecurityGroup(this, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{
+			Vpc:               props.Vpc,
+			SecurityGroupName: jsii.String(name),
+			Description:       jsii.String("Lambda " + name + ": no ingress; egress opened per dependency"),
+			AllowAllOutbound:  jsii.Bool(false),
+		})
+		// AWS APIs are reached through the interface endpoints (HTTPS).
+		f.SecurityGroup.AddEgressRule(awsec2.Peer_Ipv4(jsii.String(cfg.VpcCidr.String())), awsec2.Port_Tcp(jsii.Number(443)),
+			jsii.String("HTTPS to the VPC endpoints"), nil)
+		securityGroups = &[]awsec2.ISecurityGroup{f.SecurityGroup}
+		unscoped = append(unscoped, "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
+			"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses")
+	}
+
+	statements := append([]awsiam.PolicyStatement{
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("WriteOwnLogs"),
+			Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+			Resources: jsii.Strings(*f.LogGroup.LogGroupArn()),
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("NetworkInterfacesAndTracing"),
+			Actions:   jsii.Strings(unscoped...),
+			Resources: jsii.Strings("*"),
+		}),
+	}, props.Statements...)
+	f.Role = NewServiceRole(this, "Role", &ServiceRoleProps{
+		Name:       name,
+		Service:    "lambda.amazonaws.com",
+		Account:    cfg.Account,
+		Statements: statements,
+	})
+
+	memory := props.MemorySize
+	if memory == 0 {
+		memory = 256
+	}
+	env := map[string]*string{}
+	for k, v := range props.Environment {
+		env[k] = jsii.String(v)
+	}
+	f.Function = awslambda.NewFunction(this, jsii.String("Function"), &awslambda.FunctionProps{
+		FunctionName: jsii.String(name),
+		Description:  jsii.String(props.Description),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code: awslambda.Code_FromAsset(jsii.String(filepath.Join(props.SourceRoot, props.Package)), &awss3assets.AssetOptions{
+			AssetHashType: awscdk.AssetHashType_OUTPUT,
+			Bundling: &awscdk.BundlingOptions{
+				// Used only if the local build is impossible; it never is
+				// where `go` is installed, which synth requires anyway.
+				Image: awscdk.DockerImage_FromRegistry(jsii.String("public.ecr.aws/docker/library/golang:1.26")),
+				Local: &goBuild{root: props.SourceRoot, pkg: props.Package},
+			},
+		}),
+		Timeout:                      props.Timeout,
+		MemorySize:                   jsii.Number(memory),
+		ReservedConcurrentExecutions: jsii.Number(props.ReservedConcurrency),
+		Environment:                  &env,
+		EnvironmentEncryption:        props.EnvironmentKey,
+		Role:                         f.Role,
+		LogGroup:                     f.LogGroup,
+		LoggingFormat:                awslambda.LoggingFormat_JSON,
+		Tracing:                      awslambda.Tracing_ACTIVE,
+		Vpc:                          props.Vpc,
+		VpcSubnets:                   props.Subnets,
+		SecurityGroups:               securityGroups,
+	})
+	suppress(this.Node().FindChild(jsii.String("RolePolicy")), true, finding{
+		rule:      "AwsSolutions-IAM5",
+		appliesTo: []string{"Resource::*"},
+		reason: "Only the VPC network-interface actions (ec2:*NetworkInterface*, *PrivateIpAddresses) and X-Ray's PutTraceSegments/PutTelemetryRecords " +
+			"are granted on *: Lambda creates the interfaces with names unknown at deploy time, and X-Ray has no resource-level permissions. Every other statement names its resources.",
+	})
+	return f
+}

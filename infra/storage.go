@@ -1,0 +1,183 @@
+package infra
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// BucketName is "payments-<component>-<suffix>-<account>-<region>": bucket
+// names are global, so account and region keep environments and the replica
+// apart, and the longest (16-character suffix) stays under S3's 63.
+func (c Config) BucketName(component, region string) string {
+	return fmt.Sprintf("%s-%s-%s", c.Name(component), c.Account, region)
+}
+
+// newLogBucket creates the bucket that receives S3 server access logs (and
+// later ALB access logs). Those services can deliver only to SSE-S3 buckets,
+// so this is the one bucket not encrypted with our keys: the documented
+// exception. Otherwise it is locked down like every bucket, and keeps logs
+// seven years.
+func newLogBucket(scope constructs.Construct, cfg Config, region string) awss3.Bucket {
+	b := awss3.NewBucket(scope, jsii.String("LogBucket"), &awss3.BucketProps{
+		BucketName:        jsii.String(cfg.BucketName("logs", region)),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:        jsii.Bool(true),
+		MinimumTLSVersion: jsii.Number(1.2),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		Versioned:         jsii.Bool(true),
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:                                  jsii.String("archive-then-expire-after-seven-years"),
+			Transitions:                         &[]*awss3.Transition{{StorageClass: awss3.StorageClass_GLACIER_INSTANT_RETRIEVAL(), TransitionAfter: awscdk.Duration_Days(jsii.Number(90))}},
+			Expiration:                          awscdk.Duration_Days(jsii.Number(2557)),
+			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(30)),
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
+		}},
+		RemovalPolicy: cfg.RemovalPolicy(),
+	})
+	reason := func(what string) string {
+		return "This is the log bucket. " + what
+	}
+	suppress(b, true,
+		finding{rule: "AwsSolutions-S1", reason: reason("Logging a log bucket's access into itself would loop; writes come only from the S3 logging service principal, scoped to this account by the bucket policy.")},
+		finding{rule: "PCI.DSS.321-S3BucketLoggingEnabled", reason: reason("Logging a log bucket's access into itself would loop; writes come only from the S3 logging service principal, scoped to this account by the bucket policy.")},
+		finding{rule: "NIST.800.53.R5-S3BucketLoggingEnabled", reason: reason("Logging a log bucket's access into itself would loop; writes come only from the S3 logging service principal, scoped to this account by the bucket policy.")},
+		finding{rule: "PCI.DSS.321-S3DefaultEncryptionKMS", reason: reason("S3 server access logs and ELB access logs can only be delivered to SSE-S3 (AES-256) buckets (AWS documentation), so SSE-KMS is impossible here; it is encrypted at rest with SSE-S3, TLS-only and private.")},
+		finding{rule: "NIST.800.53.R5-S3DefaultEncryptionKMS", reason: reason("S3 server access logs and ELB access logs can only be delivered to SSE-S3 (AES-256) buckets (AWS documentation), so SSE-KMS is impossible here; it is encrypted at rest with SSE-S3, TLS-only and private.")},
+		finding{rule: "PCI.DSS.321-S3BucketReplicationEnabled", reason: reason("Access logs are regional operational records kept seven years with versioning; the documents they describe are replicated, the logs need not be.")},
+		finding{rule: "NIST.800.53.R5-S3BucketReplicationEnabled", reason: reason("Access logs are regional operational records kept seven years with versioning; the documents they describe are replicated, the logs need not be.")},
+	)
+	return b
+}
+
+// documentBucketProps are the settings the document bucket and its replica
+// share: versioned, SSE-KMS with Bucket Keys, private, TLS 1.2+ only,
+// ACLs disabled, access logged.
+func documentBucketProps(cfg Config, region string, key awskms.IKey, logs awss3.IBucket) *awss3.BucketProps {
+	return &awss3.BucketProps{
+		BucketName:             jsii.String(cfg.BucketName("docs", region)),
+		Encryption:             awss3.BucketEncryption_KMS,
+		EncryptionKey:          key,
+		BucketKeyEnabled:       jsii.Bool(true),
+		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:             jsii.Bool(true),
+		MinimumTLSVersion:      jsii.Number(1.2),
+		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		Versioned:              jsii.Bool(true),
+		ServerAccessLogsBucket: logs,
+		ServerAccessLogsPrefix: jsii.String("s3/docs/"),
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:          jsii.String("tier-and-expire-versions"),
+			Transitions: &[]*awss3.Transition{{StorageClass: awss3.StorageClass_INFREQUENT_ACCESS(), TransitionAfter: awscdk.Duration_Days(jsii.Number(90))}},
+			NoncurrentVersionTransitions: &[]*awss3.NoncurrentVersionTransition{{
+				StorageClass: awss3.StorageClass_GLACIER_INSTANT_RETRIEVAL(), TransitionAfter: awscdk.Duration_Days(jsii.Number(30)),
+			}},
+			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(cfg.DocumentVersionRetentionDays)),
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
+			ExpiredObjectDeleteMarker:           jsii.Bool(true),
+		}},
+		RemovalPolicy: cfg.RemovalPolicy(),
+	}
+}
+
+// StorageProps configures Storage.
+type StorageProps struct {
+	Config Config
+	Keys   *Keys
+	// ReplicaKeyArn is the replica region's documents key (a cross-region
+	// reference: a key object would make the stacks depend on each other).
+	ReplicaKeyArn *string
+}
+
+// Storage is the document bucket, replicated to ReplicaRegion, and the log
+// bucket.
+type Storage struct {
+	constructs.Construct
+	Documents       awss3.Bucket
+	LogBucket       awss3.Bucket
+	ReplicationRole awsiam.IRole
+}
+
+// NewStorage creates the buckets and the replication role.
+func NewStorage(scope constructs.Construct, id string, props *StorageProps) *Storage {
+	this := constructs.NewConstruct(scope, &id)
+	cfg := props.Config
+	s := &Storage{Construct: this}
+	s.LogBucket = newLogBucket(this, cfg, cfg.Region)
+
+	replicaKey := awskms.Key_FromKeyArn(this, jsii.String("ReplicaKey"), props.ReplicaKeyArn)
+	sourceArn := "arn:aws:s3:::" + cfg.BucketName("docs", cfg.Region)
+	replicaArn := "arn:aws:s3:::" + cfg.BucketName("docs", cfg.ReplicaRegion)
+	replica := awss3.Bucket_FromBucketAttributes(this, jsii.String("ReplicaBucket"), &awss3.BucketAttributes{
+		BucketArn: jsii.String(replicaArn),
+		Region:    jsii.String(cfg.ReplicaRegion),
+		Account:   jsii.String(cfg.Account),
+	})
+
+	// Exactly what S3 replication of SSE-KMS objects needs (S3 User Guide,
+	// "Replicating encrypted objects"), for these two buckets and keys only.
+	s.ReplicationRole = NewServiceRole(this, "ReplicationRole", &ServiceRoleProps{
+		Name:    cfg.Name("docs-replication"),
+		Service: "s3.amazonaws.com",
+		Account: cfg.Account,
+		Statements: []awsiam.PolicyStatement{
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("ReadReplicationConfiguration"),
+				Actions:   jsii.Strings("s3:GetReplicationConfiguration", "s3:ListBucket"),
+				Resources: jsii.Strings(sourceArn),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("ReadSourceVersions"),
+				Actions:   jsii.Strings("s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"),
+				Resources: jsii.Strings(sourceArn + "/*"),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("WriteReplicas"),
+				Actions:   jsii.Strings("s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"),
+				Resources: jsii.Strings(replicaArn + "/*"),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("DecryptSource"),
+				Actions:   jsii.Strings("kms:Decrypt"),
+				Resources: jsii.Strings(*props.Keys.Documents.KeyArn()),
+				Conditions: &map[string]any{
+					"StringEquals": map[string]any{"kms:ViaService": "s3." + cfg.Region + ".amazonaws.com"},
+					"StringLike":   map[string]any{"kms:EncryptionContext:aws:s3:arn": []string{sourceArn, sourceArn + "/*"}},
+				},
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("EncryptReplicas"),
+				Actions:   jsii.Strings("kms:Encrypt", "kms:GenerateDataKey"),
+				Resources: jsii.Strings(*props.ReplicaKeyArn),
+				Conditions: &map[string]any{
+					"StringEquals": map[string]any{"kms:ViaService": "s3." + cfg.ReplicaRegion + ".amazonaws.com"},
+					"StringLike":   map[string]any{"kms:EncryptionContext:aws:s3:arn": []string{replicaArn, replicaArn + "/*"}},
+				},
+			}),
+		},
+	})
+
+	docs := documentBucketProps(cfg, cfg.Region, props.Keys.Documents, s.LogBucket)
+	docs.ReplicationRole = s.ReplicationRole
+	docs.ReplicationRules = &[]*awss3.ReplicationRule{{
+		Id:                      jsii.String("replicate-everything"),
+		Destination:             replica,
+		KmsKey:                  replicaKey,
+		Priority:                jsii.Number(1),
+		SseKmsEncryptedObjects:  jsii.Bool(true),
+		DeleteMarkerReplication: jsii.Bool(true),
+	}}
+	s.Documents = awss3.NewBucket(this, jsii.String("Documents"), docs)
+	suppress(this.Node().FindChild(jsii.String("ReplicationRolePolicy")), true, finding{
+		rule:      "AwsSolutions-IAM5",
+		appliesTo: []string{"Resource::" + sourceArn + "/*", "Resource::" + replicaArn + "/*"},
+		reason:    "Replication reads every object version of the document bucket and writes every replica: the objects of exactly these two buckets, nothing else.",
+	})
+	return s
+}

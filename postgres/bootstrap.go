@@ -1,0 +1,128 @@
+// Package postgres holds the PostgreSQL side of the platform: the embedded
+// schema migrations, the database bootstrap run at deploy time, and TLS to
+// Aurora.
+package postgres
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pressly/goose/v3"
+)
+
+// Migrations are the schema migrations, shared by dbinit and the services'
+// tests.
+//
+//go:embed migrations/*.sql
+var embedded embed.FS
+
+// Migrations returns the embedded migrations as goose expects them (the
+// files at the root of the FS).
+func Migrations() fs.FS {
+	sub, err := fs.Sub(embedded, "migrations")
+	if err != nil {
+		panic(err) // the embed pattern guarantees the directory
+	}
+	return sub
+}
+
+//go:embed rds-ca-ap-southeast-1.pem
+var rdsCABundle []byte
+
+// TLSConfig verifies the server against the RDS root CAs of ap-southeast-1
+// (RSA2048, RSA4096 and ECC384 G1), and its host name.
+func TLSConfig(host string) (*tls.Config, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(rdsCABundle) {
+		return nil, errors.New("postgres: the embedded RDS CA bundle holds no certificate")
+	}
+	return &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}, nil
+}
+
+// BootstrapResult says what a bootstrap changed.
+type BootstrapResult struct {
+	// Applied lists the migration versions applied by this run.
+	Applied []int64
+	// Version is the schema version after the run.
+	Version int64
+	// RoleCreated is true when the application role did not exist before.
+	RoleCreated bool
+}
+
+var roleName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// Bootstrap brings a database to the current schema and makes sure the
+// application role exists, authenticates with IAM (rds_iam, which Aurora
+// provides) and may use the payments schema and nothing else. It is
+// idempotent: a second run applies nothing and creates nothing. A failing
+// migration is rolled back and returned as an error carrying the database's
+// message.
+func Bootstrap(ctx context.Context, db *sql.DB, migrations fs.FS, appRole string) (BootstrapResult, error) {
+	var res BootstrapResult
+	if !roleName.MatchString(appRole) {
+		return res, fmt.Errorf("bootstrap: application role %q is not a plain lower-case identifier", appRole)
+	}
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations)
+	if err != nil {
+		return res, fmt.Errorf("bootstrap: load migrations: %w", err)
+	}
+	results, err := provider.Up(ctx)
+	if partial := (*goose.PartialError)(nil); errors.As(err, &partial) {
+		results = partial.Applied // the migrations before the failing one
+	}
+	for _, r := range results {
+		if r.Error == nil && !r.Empty {
+			res.Applied = append(res.Applied, r.Source.Version)
+		}
+	}
+	if err != nil {
+		return res, fmt.Errorf("bootstrap: migrate: %w", err)
+	}
+	if res.Version, err = provider.GetDBVersion(ctx); err != nil {
+		return res, fmt.Errorf("bootstrap: read schema version: %w", err)
+	}
+	if res.RoleCreated, err = ensureAppRole(ctx, db, appRole); err != nil {
+		return res, fmt.Errorf("bootstrap: application role: %w", err)
+	}
+	return res, nil
+}
+
+func ensureAppRole(ctx context.Context, db *sql.DB, role string) (created bool, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	var exists bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, role).Scan(&exists); err != nil {
+		return false, err
+	}
+	r := pgx.Identifier{role}.Sanitize()
+	statements := []string{
+		// No password: the role can only log in with an IAM token.
+		"GRANT rds_iam TO " + r,
+		"ALTER ROLE " + r + " SET search_path = payments",
+		"GRANT USAGE ON SCHEMA payments TO " + r,
+		"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA payments TO " + r,
+		"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA payments TO " + r,
+		"ALTER DEFAULT PRIVILEGES IN SCHEMA payments GRANT SELECT, INSERT, UPDATE ON TABLES TO " + r,
+		"ALTER DEFAULT PRIVILEGES IN SCHEMA payments GRANT USAGE, SELECT ON SEQUENCES TO " + r,
+	}
+	if !exists {
+		statements = append([]string{"CREATE ROLE " + r + " LOGIN"}, statements...)
+	}
+	for _, s := range statements {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return false, fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	return !exists, tx.Commit()
+}

@@ -1,0 +1,130 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/fintech/payments-platform/postgres"
+	"github.com/fintech/payments-platform/postgres/pgtest"
+)
+
+var server *pgtest.Server
+
+func TestMain(m *testing.M) {
+	var err error
+	if server, err = pgtest.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	server.Stop()
+	os.Exit(code)
+}
+
+func TestBootstrap(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("OK", func(t *testing.T) {
+		db := pgtest.Open(t, server.NewDatabase(t))
+		got, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), "payments_app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got.Applied, []int64{1}) || got.Version != 1 || !got.RoleCreated {
+			t.Errorf("first run: %+v", got)
+		}
+		var members int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_auth_members m
+			JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+			WHERE r.rolname = 'rds_iam' AND u.rolname = 'payments_app'`).Scan(&members); err != nil || members != 1 {
+			t.Errorf("payments_app is not granted rds_iam: %d, %v", members, err)
+		}
+		var canLogin, hasPassword bool
+		if err := db.QueryRowContext(ctx, `SELECT rolcanlogin, rolpassword IS NOT NULL FROM pg_authid WHERE rolname = 'payments_app'`).
+			Scan(&canLogin, &hasPassword); err != nil || !canLogin || hasPassword {
+			t.Errorf("payments_app: login=%v password=%v err=%v; want IAM-only login", canLogin, hasPassword, err)
+		}
+	})
+
+	t.Run("SecondRunChangesNothing", func(t *testing.T) {
+		db := pgtest.Open(t, server.NewDatabase(t))
+		if _, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), "payments_app"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), "payments_app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Applied) != 0 || got.Version != 1 || got.RoleCreated {
+			t.Errorf("second run changed something: %+v", got)
+		}
+	})
+
+	t.Run("AppRoleUsesOnlyThePaymentsSchema", func(t *testing.T) {
+		db := pgtest.Open(t, server.NewDatabase(t))
+		if _, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), "payments_app"); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			privilege, table string
+			want             bool
+		}{
+			{"INSERT", "payments.payments", true},
+			{"UPDATE", "payments.outbox", true},
+			{"DELETE", "payments.payments", false},
+			{"SELECT", "public.goose_db_version", false},
+		} {
+			var got bool
+			if err := db.QueryRowContext(ctx, `SELECT has_table_privilege('payments_app', $1, $2)`, c.table, c.privilege).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Errorf("%s on %s: %v, want %v", c.privilege, c.table, got, c.want)
+			}
+		}
+	})
+
+	t.Run("ErrFailingMigration", func(t *testing.T) {
+		db := pgtest.Open(t, server.NewDatabase(t))
+		migrations := fstest.MapFS{
+			"00001_ok.sql":     {Data: []byte("-- +goose Up\nCREATE TABLE ok (id int);\n")},
+			"00002_broken.sql": {Data: []byte("-- +goose Up\nCREATE TABLE broken (id int);\nALTER TABLE missing ADD COLUMN x int;\n")},
+		}
+		got, err := postgres.Bootstrap(ctx, db, migrations, "payments_app")
+		if err == nil {
+			t.Fatal("a failing migration was reported as success")
+		}
+		if !strings.Contains(err.Error(), `relation "missing" does not exist`) {
+			t.Errorf("error does not carry the database's message: %v", err)
+		}
+		if !slices.Equal(got.Applied, []int64{1}) {
+			t.Errorf("applied %v, want only the good migration", got.Applied)
+		}
+		var broken bool
+		if err := db.QueryRowContext(ctx, `SELECT to_regclass('public.broken') IS NOT NULL`).Scan(&broken); err != nil || broken {
+			t.Errorf("the failed migration was not rolled back: %v %v", broken, err)
+		}
+	})
+
+	t.Run("ErrRoleName", func(t *testing.T) {
+		db := pgtest.Open(t, server.NewDatabase(t))
+		if _, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), `app"; DROP TABLE x; --`); err == nil {
+			t.Error("an unsafe role name was accepted")
+		}
+	})
+}
+
+func TestTLSConfigTrustsTheRDSRoots(t *testing.T) {
+	cfg, err := postgres.TLSConfig("payments-db-dev.cluster-abc.ap-southeast-1.rds.amazonaws.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RootCAs == nil || cfg.InsecureSkipVerify || cfg.ServerName == "" {
+		t.Errorf("TLS config does not verify the server: %+v", cfg)
+	}
+}
