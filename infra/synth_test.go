@@ -217,7 +217,7 @@ func TestEveryStackTargetsItsRegionAndCarriesTheSuffix(t *testing.T) {
 func TestEveryNamedResourceCarriesTheSuffix(t *testing.T) {
 	// Names that are not physical names of this environment's resources.
 	notPhysical := map[string]bool{
-		"DeviceName":  true, // block device names, e.g. /dev/xvda
+		"DeviceName":   true, // block device names, e.g. /dev/xvda
 		"ServiceName":  true, // VPC endpoint services, e.g. com.amazonaws.ap-southeast-1.sqs
 		"DatabaseName": true, // the database inside this environment's own cluster
 	}
