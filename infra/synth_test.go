@@ -20,8 +20,9 @@ import (
 // pass by accident on a common word such as "dev".
 const testSuffix = "pr123"
 
-// The app is synthesized once for the whole package (each synth costs
-// seconds); every test reads these.
+// The app is synthesized once per configuration for the whole package (each
+// synth costs seconds): the non-production app most tests read (these
+// globals), and a production one for what only production turns on.
 var (
 	cfg       infra.Config
 	stacks    infra.Stacks
@@ -30,24 +31,49 @@ var (
 	// validationReport is validation-report.json as the one real synthesis
 	// wrote it: assertions re-synthesize and rewrite it.
 	validationReport []byte
+
+	prod *synthesis
 )
+
+// synthesis is one synthesized app.
+type synthesis struct {
+	cfg              infra.Config
+	stacks           infra.Stacks
+	templates        map[string]map[string]any
+	outdir           string
+	validationReport []byte
+}
 
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
+		// Run jsii on the pinned Node 22 (package.json) also when the tests
+		// are started with plain `go test`, as make does.
+		if bin, err := filepath.Abs("../node_modules/.bin"); err == nil {
+			if _, err := os.Stat(filepath.Join(bin, "node")); err == nil {
+				os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+			}
+		}
 		defer jsii.Close()
-		if err := synthesize(); err != nil {
+		dev, err := synthesize(map[string]any{})
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "synthesize:", err)
 			return 1
 		}
-		defer os.RemoveAll(outdir)
+		defer os.RemoveAll(dev.outdir)
+		cfg, stacks, templates, outdir, validationReport = dev.cfg, dev.stacks, dev.templates, dev.outdir, dev.validationReport
+		if prod, err = synthesize(map[string]any{infra.KeyProduction: true}); err != nil {
+			fmt.Fprintln(os.Stderr, "synthesize production:", err)
+			return 1
+		}
+		defer os.RemoveAll(prod.outdir)
 		return m.Run()
 	}())
 }
 
 // synthesize builds the app exactly as cmd/cdkapp does, with the context the
-// CDK CLI would pass from cdk.json (feature flags, AZ context) plus the test
-// suffix.
-func synthesize() (err error) {
+// CDK CLI would pass from cdk.json (feature flags, AZ context), the test
+// suffix and overrides.
+func synthesize(overrides map[string]any) (syn *synthesis, err error) {
 	// jsii reports a failed synth (e.g. a CloudFormation Validate finding,
 	// which fails synth by feature flag) as a panic.
 	defer func() {
@@ -57,42 +83,43 @@ func synthesize() (err error) {
 	}()
 	context, err := cdkJSONContext()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	context[infra.KeyEnvironmentSuffix] = testSuffix
-	outdir, err = os.MkdirTemp("", "cdk-test-")
-	if err != nil {
-		return err
+	for k, v := range overrides {
+		context[k] = v
 	}
-	app := awscdk.NewApp(&awscdk.AppProps{Context: &context, Outdir: &outdir})
-	cfg, err = infra.LoadConfig(func(key string) any { return context[key] }, func(string) string { return "" })
-	if err != nil {
-		return err
+	syn = &synthesis{templates: map[string]map[string]any{}}
+	if syn.outdir, err = os.MkdirTemp("", "cdk-test-"); err != nil {
+		return nil, err
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &context, Outdir: &syn.outdir})
+	if syn.cfg, err = infra.LoadConfig(func(key string) any { return context[key] }, func(string) string { return "" }); err != nil {
+		return nil, err
 	}
 	root, err := filepath.Abs("..")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	stacks = infra.NewStacks(app, cfg, root)
+	syn.stacks = infra.NewStacks(app, syn.cfg, root)
 	infra.ApplyCompliance(app)
 	app.Synth(nil)
 
-	if validationReport, err = os.ReadFile(filepath.Join(outdir, "validation-report.json")); err != nil {
-		return fmt.Errorf("validation report not written: %w", err)
+	if syn.validationReport, err = os.ReadFile(filepath.Join(syn.outdir, "validation-report.json")); err != nil {
+		return nil, fmt.Errorf("validation report not written: %w", err)
 	}
-	templates = map[string]map[string]any{}
-	for _, s := range stacks.All() {
-		data, err := os.ReadFile(filepath.Join(outdir, *s.StackName()+".template.json"))
+	for _, s := range syn.stacks.All() {
+		data, err := os.ReadFile(filepath.Join(syn.outdir, *s.StackName()+".template.json"))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var t map[string]any
 		if err := json.Unmarshal(data, &t); err != nil {
-			return err
+			return nil, err
 		}
-		templates[*s.StackName()] = t
+		syn.templates[*s.StackName()] = t
 	}
-	return nil
+	return syn, nil
 }
 
 func cdkJSONContext() (map[string]any, error) {
@@ -120,6 +147,10 @@ type resource struct {
 
 // resources lists the resources of every stack, or of the named types.
 func resources(types ...string) []resource {
+	return resourcesOf(templates, types...)
+}
+
+func resourcesOf(templates map[string]map[string]any, types ...string) []resource {
 	var out []resource
 	for stack, t := range templates {
 		for id, raw := range t["Resources"].(map[string]any) {
