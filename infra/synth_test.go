@@ -363,3 +363,24 @@ func TestLogGroupsAreEncryptedAndKeptSevenYears(t *testing.T) {
 		}
 	}
 }
+
+// Resource counts are pinned: a change that adds or removes resources must
+// say so here (and in the README), and every stack stays far below
+// CloudFormation's 500-resource limit.
+func TestResourceCounts(t *testing.T) {
+	want := map[string]int{
+		"PaymentsReplica-" + testSuffix: 15,
+		"PaymentsKeys-" + testSuffix:    13,
+		"PaymentsNetwork-" + testSuffix: 73,
+		"PaymentsData-" + testSuffix:    44,
+	}
+	for stack, tmpl := range templates {
+		got := len(tmpl["Resources"].(map[string]any))
+		if got != want[stack] {
+			t.Errorf("%s: %d resources, want %d", stack, got, want[stack])
+		}
+		if got > 250 {
+			t.Errorf("%s: %d resources, over half of CloudFormation's limit: split the stack", stack, got)
+		}
+	}
+}
