@@ -80,16 +80,35 @@ func Start() (*Server, error) {
 		s.Stop()
 		return nil, err
 	}
-	// fsync off: these databases are disposable, and tests should measure our
-	// code, not the disk.
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300", s.port, dir)
-	if err := s.run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
+	if err := s.Resume(); err != nil {
 		s.Stop()
-		return nil, fmt.Errorf("%w\n%s", err, log)
+		return nil, err
 	}
 	return s, nil
 }
+
+// Options are extra server settings (e.g. "-c fsync=on" for benchmarks).
+var Options = "-c fsync=off"
+
+// Resume starts the server (again) on its port and data directory.
+func (s *Server) Resume() error {
+	// fsync off by default: these databases are disposable, and tests should
+	// measure our code, not the disk.
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=300 %s", s.port, s.dir, Options)
+	if err := s.run("pg_ctl", "-D", filepath.Join(s.dir, "data"), "-o", opts, "-l", filepath.Join(s.dir, "server.log"), "-w", "-t", "60", "start"); err != nil {
+		log, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
+		return fmt.Errorf("%w\n%s", err, log)
+	}
+	return nil
+}
+
+// Pause stops the server, as an outage would, keeping its data for Resume.
+func (s *Server) Pause() error {
+	return s.run("pg_ctl", "-D", filepath.Join(s.dir, "data"), "-m", "fast", "-w", "stop")
+}
+
+// BinPath is the path of a PostgreSQL program (e.g. pgbench).
+func (s *Server) BinPath(name string) string { return filepath.Join(s.bin, name) }
 
 func (s *Server) run(name string, args ...string) error {
 	path := filepath.Join(s.bin, name)

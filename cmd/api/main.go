@@ -1,0 +1,217 @@
+// Command api is the payment API server, the container's entrypoint.
+//
+// Configuration comes from the environment (see config). In AWS it reaches
+// Aurora with IAM authentication tokens over verified TLS, and serves HTTPS to
+// the load balancer with a certificate it generates at start (the ALB
+// encrypts to targets but does not verify their certificates); locally it
+// takes a DSN and serves plain HTTP.
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	apihttp "github.com/fintech/payments-platform/http"
+	"github.com/fintech/payments-platform/postgres"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	if err := run(context.Background(), logger, os.Getenv); err != nil {
+		logger.Error("api stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+// config is every setting, with its environment variable and default.
+type config struct {
+	Addr            string        // API_ADDR, default ":8080"
+	TLS             bool          // API_TLS=true: HTTPS with a self-signed certificate
+	DatabaseURL     string        // DATABASE_URL: a DSN (local); else IAM authentication:
+	WriterHost      string        // DATABASE_WRITER_HOST
+	ReaderHost      string        // DATABASE_READER_HOST (default: the writer)
+	DatabasePort    int           // DATABASE_PORT, default 5432
+	DatabaseName    string        // DATABASE_NAME, default payments
+	DatabaseUser    string        // DATABASE_USER, default payments_app
+	Region          string        // AWS_REGION
+	MaxConns        int32         // DATABASE_MAX_CONNS, default 32 per pool
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 25s (Fargate's stopTimeout is 30s)
+}
+
+// String masks the DSN, which may hold a password.
+func (c config) String() string {
+	masked := c
+	if masked.DatabaseURL != "" {
+		masked.DatabaseURL = "(set)"
+	}
+	type fields config // no String method: no recursion
+	return fmt.Sprintf("%+v", fields(masked))
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		Addr: ":8080", TLS: getenv("API_TLS") == "true", DatabaseURL: getenv("DATABASE_URL"),
+		WriterHost: getenv("DATABASE_WRITER_HOST"), ReaderHost: getenv("DATABASE_READER_HOST"),
+		DatabasePort: 5432, DatabaseName: "payments", DatabaseUser: "payments_app",
+		Region: getenv("AWS_REGION"), MaxConns: 32, ShutdownTimeout: 25 * time.Second,
+	}
+	if v := getenv("API_ADDR"); v != "" {
+		c.Addr = v
+	}
+	for _, kv := range []struct {
+		name string
+		dst  *string
+	}{{"DATABASE_NAME", &c.DatabaseName}, {"DATABASE_USER", &c.DatabaseUser}} {
+		if v := getenv(kv.name); v != "" {
+			*kv.dst = v
+		}
+	}
+	var errs []error
+	if v := getenv("DATABASE_PORT"); v != "" {
+		port, err := strconv.Atoi(v)
+		if err != nil || port < 1 || port > 65535 {
+			errs = append(errs, fmt.Errorf("DATABASE_PORT %q is not a port", v))
+		}
+		c.DatabasePort = port
+	}
+	if v := getenv("DATABASE_MAX_CONNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			errs = append(errs, fmt.Errorf("DATABASE_MAX_CONNS %q is not 1-1000", v))
+		}
+		c.MaxConns = int32(n)
+	}
+	if v := getenv("SHUTDOWN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("SHUTDOWN_TIMEOUT %q is not a duration", v))
+		}
+		c.ShutdownTimeout = d
+	}
+	if c.DatabaseURL == "" && (c.WriterHost == "" || c.Region == "") {
+		errs = append(errs, errors.New("set DATABASE_URL, or DATABASE_WRITER_HOST and AWS_REGION for IAM authentication"))
+	}
+	if c.ReaderHost == "" {
+		c.ReaderHost = c.WriterHost
+	}
+	return c, errors.Join(errs...)
+}
+
+func run(ctx context.Context, logger *slog.Logger, getenv func(string) string) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger.Info("starting", "config", cfg.String())
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	writerCfg := postgres.PoolConfig{DSN: cfg.DatabaseURL, MaxConns: cfg.MaxConns}
+	readerCfg := writerCfg
+	if cfg.DatabaseURL == "" {
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.Region))
+		if err != nil {
+			return err
+		}
+		writerCfg = postgres.PoolConfig{Host: cfg.WriterHost, Port: cfg.DatabasePort, Database: cfg.DatabaseName, User: cfg.DatabaseUser,
+			Region: cfg.Region, Credentials: awsCfg.Credentials, MaxConns: cfg.MaxConns}
+		readerCfg = writerCfg
+		readerCfg.Host = cfg.ReaderHost
+	}
+	writer, err := postgres.NewPool(ctx, writerCfg)
+	if err != nil {
+		return err
+	}
+	defer writer.Close()
+	reader := writer
+	if readerCfg.Host != writerCfg.Host {
+		if reader, err = postgres.NewPool(ctx, readerCfg); err != nil {
+			return err
+		}
+		defer reader.Close()
+	}
+
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           apihttp.NewHandler(postgres.NewPaymentService(writer, reader), logger),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second, // above the ALB's 60 s idle timeout
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if cfg.TLS {
+		cert, err := selfSignedCertificate()
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	serveErr := make(chan error, 1)
+	go func() {
+		if cfg.TLS {
+			serveErr <- srv.ServeTLS(ln, "", "")
+		} else {
+			serveErr <- srv.Serve(ln)
+		}
+	}()
+	logger.Info("listening", "addr", ln.Addr().String(), "tls", cfg.TLS)
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	// SIGTERM (what Fargate sends): stop accepting, finish what is in flight.
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	return nil
+}
+
+// selfSignedCertificate is the task's serving certificate towards the ALB,
+// which encrypts to its targets without verifying them; it never leaves the
+// process.
+func selfSignedCertificate() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: "payments-api"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}

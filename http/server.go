@@ -1,0 +1,192 @@
+// Package http is the payment API over HTTP: routes, request decoding,
+// RFC 9457 problem responses, and the mapping of domain error codes to
+// status codes (which happens here and nowhere else).
+package http
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/fintech/payments-platform/payments"
+)
+
+// MaxBodyBytes bounds a request body: a payment is a few hundred bytes.
+const MaxBodyBytes = 16 << 10
+
+// Handler serves the payment API.
+type Handler struct {
+	service payments.Service
+	log     *slog.Logger
+	mux     *http.ServeMux
+}
+
+// NewHandler routes the API to service.
+func NewHandler(service payments.Service, log *slog.Logger) *Handler {
+	h := &Handler{service: service, log: log, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST /v1/payments", h.createPayment)
+	h.mux.HandleFunc("GET /v1/payments/{id}", h.getPayment)
+	h.mux.HandleFunc("GET /healthz", h.health)
+	return h
+}
+
+// ServeHTTP adds a request id, recovers panics, and logs one line per request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := r.Header.Get("X-Request-Id")
+	if id == "" || len(id) > 128 {
+		id = newRequestID()
+	}
+	w.Header().Set("X-Request-Id", id)
+	ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.ErrorContext(ctx, "panic", "requestId", id, "panic", p)
+			h.problem(ctx, rec, &payments.Error{Code: payments.EINTERNAL, Reason: "internal_error", Message: "internal error"})
+		}
+		// Never the body: it holds the payment method token.
+		h.log.InfoContext(ctx, "request", "requestId", id, "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "durationMs", time.Since(start).Milliseconds(), "apiKeyId", r.Header.Get("X-Api-Key-Id"))
+	}()
+	h.mux.ServeHTTP(rec, r.WithContext(ctx))
+}
+
+type requestIDKey struct{}
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (h *Handler) createPayment(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if mt := r.Header.Get("Content-Type"); mt != "" && !strings.HasPrefix(mt, "application/json") {
+		h.problem(ctx, w, payments.Errorf(payments.EINVALID, "unsupported_media_type", "send the payment as application/json"))
+		return
+	}
+	key, err := IdempotencyKey(r.Header)
+	if err != nil {
+		h.problem(ctx, w, err)
+		return
+	}
+	p, err := DecodeNewPayment(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		h.problem(ctx, w, err)
+		return
+	}
+	scope := r.Header.Get("X-Api-Key-Id") // set by API Gateway from the caller's API key
+	if scope == "" {
+		scope = "anonymous"
+	}
+	res, err := h.service.CreatePayment(ctx, payments.Idempotency{Scope: scope, Key: key, Fingerprint: p.Fingerprint()}, p)
+	if err != nil {
+		h.problem(ctx, w, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/payments/"+res.Payment.ID)
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	h.json(w, http.StatusCreated, res.Payment)
+}
+
+func (h *Handler) getPayment(w http.ResponseWriter, r *http.Request) {
+	p, err := h.service.Payment(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.problem(r.Context(), w, err)
+		return
+	}
+	h.json(w, http.StatusOK, p)
+}
+
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := h.service.Ping(ctx); err != nil {
+		h.problem(r.Context(), w, err)
+		return
+	}
+	h.json(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (h *Handler) json(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Problem is an RFC 9457 problem-details body, with the stable reason in
+// "code".
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail"`
+	Code      string `json:"code"`
+	RequestID string `json:"requestId,omitempty"`
+}
+
+// statusOf maps a domain error code to an HTTP status.
+func statusOf(e *payments.Error) int {
+	switch e.Code {
+	case payments.EINVALID:
+		switch e.Reason {
+		case "body_too_large":
+			return http.StatusRequestEntityTooLarge
+		case "unsupported_media_type":
+			return http.StatusUnsupportedMediaType
+		}
+		return http.StatusBadRequest
+	case payments.ENOTFOUND:
+		return http.StatusNotFound
+	case payments.ECONFLICT:
+		if e.Reason == "idempotency_key_reused" {
+			return http.StatusUnprocessableEntity // draft-ietf-httpapi-idempotency-key-header
+		}
+		return http.StatusConflict
+	case payments.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// problem writes err as a problem. Internal errors are logged with their
+// text and shown to the client only as "internal error".
+func (h *Handler) problem(ctx context.Context, w http.ResponseWriter, err error) {
+	var e *payments.Error
+	if !errors.As(err, &e) {
+		h.log.ErrorContext(ctx, "internal error", "requestId", ctx.Value(requestIDKey{}), "error", err)
+		e = &payments.Error{Code: payments.EINTERNAL, Reason: "internal_error", Message: "internal error"}
+	} else if e.Code == payments.EUNAVAILABLE {
+		h.log.WarnContext(ctx, "dependency unavailable", "requestId", ctx.Value(requestIDKey{}), "error", err)
+		w.Header().Set("Retry-After", "1")
+	}
+	status := statusOf(e)
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(Problem{
+		Type: "/problems/" + e.Reason, Title: http.StatusText(status), Status: status,
+		Detail: e.Message, Code: e.Reason, RequestID: id,
+	})
+}

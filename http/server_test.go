@@ -1,0 +1,373 @@
+package http_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	apihttp "github.com/fintech/payments-platform/http"
+	"github.com/fintech/payments-platform/payments"
+	"github.com/fintech/payments-platform/postgres"
+	"github.com/fintech/payments-platform/postgres/pgtest"
+)
+
+var server *pgtest.Server
+
+func TestMain(m *testing.M) {
+	var err error
+	if server, err = pgtest.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	server.Stop()
+	os.Exit(code)
+}
+
+// api is a running API over its own freshly migrated database.
+type api struct {
+	*httptest.Server
+	pool *pgxpool.Pool
+	logs *bytes.Buffer
+}
+
+func newAPI(t *testing.T) *api {
+	t.Helper()
+	dsn := server.NewDatabase(t)
+	if _, err := postgres.Bootstrap(context.Background(), pgtest.Open(t, dsn), postgres.Migrations(), "payments_app"); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := postgres.NewPool(context.Background(), postgres.PoolConfig{DSN: dsn, MaxConns: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	logs := &bytes.Buffer{}
+	h := apihttp.NewHandler(postgres.NewPaymentService(pool, pool), slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil)))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &api{Server: srv, pool: pool, logs: logs}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+const token = "tok_4f9a8b7c6d5e"
+
+func paymentBody(amount any) string {
+	return fmt.Sprintf(`{"merchantId":"merchant-1","amount":%v,"currency":"SGD","paymentMethodToken":"%s","reference":"order 42"}`, amount, token)
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (a *api) post(t testing.TB, key, body string, headers ...string) response {
+	t.Helper()
+	req, _ := http.NewRequest("POST", a.URL+"/v1/payments", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return do(t, req)
+}
+
+func (a *api) get(t testing.TB, path string) response {
+	t.Helper()
+	req, _ := http.NewRequest("GET", a.URL+path, nil)
+	return do(t, req)
+}
+
+func do(t testing.TB, req *http.Request) response {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, body}
+}
+
+func decode[T any](t testing.TB, r response) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		t.Fatalf("%s: %v", r.body, err)
+	}
+	return v
+}
+
+func (a *api) count(t testing.TB, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := a.pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestCreateAndGetPayment(t *testing.T) {
+	a := newAPI(t)
+	created := a.post(t, `"key-1"`, paymentBody(1250))
+	if created.status != http.StatusCreated {
+		t.Fatalf("POST: %d %s", created.status, created.body)
+	}
+	p := decode[payments.Payment](t, created)
+	if p.ID == "" || p.Amount != 1250 || p.Currency != "SGD" || p.Status != payments.StatusPending || p.MerchantID != "merchant-1" {
+		t.Errorf("created %+v", p)
+	}
+	if got := created.header.Get("Location"); got != "/v1/payments/"+p.ID {
+		t.Errorf("Location %q", got)
+	}
+	if strings.Contains(string(created.body), token) {
+		t.Error("the payment method token is echoed")
+	}
+	if n := a.count(t, `SELECT count(*) FROM payments.outbox WHERE payment_id = $1`, p.ID); n != 1 {
+		t.Errorf("%d outbox rows for the payment, want 1 (written in the same transaction)", n)
+	}
+
+	got := a.get(t, "/v1/payments/"+p.ID)
+	if got.status != http.StatusOK || decode[payments.Payment](t, got).ID != p.ID {
+		t.Errorf("GET: %d %s", got.status, got.body)
+	}
+	for _, path := range []string{"/v1/payments/0190a8e4-0000-7000-8000-000000000000", "/v1/payments/not-a-uuid"} {
+		if r := a.get(t, path); r.status != http.StatusNotFound || decode[apihttp.Problem](t, r).Code != "payment_not_found" {
+			t.Errorf("GET %s: %d %s", path, r.status, r.body)
+		}
+	}
+	if r := a.get(t, "/healthz"); r.status != http.StatusOK {
+		t.Errorf("healthz %d", r.status)
+	}
+	if strings.Contains(a.logs.String(), token) {
+		t.Error("the payment method token reached the logs")
+	}
+	if !strings.Contains(a.logs.String(), `"requestId"`) {
+		t.Error("logs lack request ids")
+	}
+}
+
+// Every bad input gets a 4xx problem with a stable code, and nothing is
+// written.
+func TestBadRequests(t *testing.T) {
+	a := newAPI(t)
+	for _, tc := range []struct {
+		name, key, body, contentType string
+		status                       int
+		code                         string
+	}{
+		{"MissingIdempotencyKey", "", paymentBody(100), "", 400, "idempotency_key_required"},
+		{"InvalidIdempotencyKey", `"has space"`, paymentBody(100), "", 400, "idempotency_key_invalid"},
+		{"MalformedJSON", "k", `{"merchantId":`, "", 400, "malformed_json"},
+		{"NotAnObject", "k", `[1,2]`, "", 400, "field_type_invalid"},
+		{"TrailingData", "k", paymentBody(100) + `{}`, "", 400, "malformed_json"},
+		{"EmptyBody", "k", ``, "", 400, "body_required"},
+		{"Oversized", "k", `{"reference":"` + strings.Repeat("x", apihttp.MaxBodyBytes) + `"}`, "", 413, "body_too_large"},
+		{"UnknownField", "k", strings.Replace(paymentBody(100), `{`, `{"cardNumber":"4111111111111111",`, 1), "", 400, "unknown_field"},
+		{"MissingAmount", "k", `{"merchantId":"m","currency":"SGD","paymentMethodToken":"tok_12345678","reference":"r"}`, "", 400, "amount_required"},
+		{"ZeroAmount", "k", paymentBody(0), "", 400, "amount_not_positive"},
+		{"NegativeAmount", "k", paymentBody(-100), "", 400, "amount_not_positive"},
+		{"FractionalAmount", "k", paymentBody(12.5), "", 400, "amount_not_integer"},
+		{"ExponentAmount", "k", paymentBody("1e3"), "", 400, "amount_not_integer"},
+		{"OverflowingAmount", "k", paymentBody("92233720368547758070"), "", 400, "amount_out_of_range"},
+		{"AmountAsString", "k", paymentBody(`"100"`), "", 400, "field_type_invalid"},
+		{"UnknownCurrency", "k", strings.Replace(paymentBody(100), "SGD", "XYZ", 1), "", 400, "currency_unknown"},
+		{"WrongContentType", "k", paymentBody(100), "text/plain", 415, "unsupported_media_type"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			headers := []string{}
+			if tc.contentType != "" {
+				headers = []string{"Content-Type", tc.contentType}
+			}
+			r := a.post(t, tc.key, tc.body, headers...)
+			if r.status != tc.status || r.header.Get("Content-Type") != "application/problem+json" {
+				t.Fatalf("got %d %q %s; want %d problem", r.status, r.header.Get("Content-Type"), r.body, tc.status)
+			}
+			p := decode[apihttp.Problem](t, r)
+			if p.Code != tc.code || p.Status != tc.status || p.Type != "/problems/"+tc.code || p.Detail == "" || p.RequestID == "" {
+				t.Errorf("problem %+v, want code %s", p, tc.code)
+			}
+		})
+	}
+	if n := a.count(t, `SELECT count(*) FROM payments.payments`); n != 0 {
+		t.Errorf("bad requests wrote %d payments", n)
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	t.Run("SameKeySameBodyReplays", func(t *testing.T) {
+		a := newAPI(t)
+		first := a.post(t, `"order-42"`, paymentBody(500))
+		second := a.post(t, `"order-42"`, paymentBody(500))
+		if first.status != 201 || second.status != 201 || !bytes.Equal(first.body, second.body) {
+			t.Fatalf("first %d %s, second %d %s", first.status, first.body, second.status, second.body)
+		}
+		if second.header.Get("Idempotent-Replayed") != "true" || first.header.Get("Idempotent-Replayed") != "" {
+			t.Error("replay not marked")
+		}
+		if n := a.count(t, `SELECT count(*) FROM payments.payments`); n != 1 {
+			t.Errorf("%d payments, want 1", n)
+		}
+	})
+
+	t.Run("ErrSameKeyDifferentBody", func(t *testing.T) {
+		a := newAPI(t)
+		a.post(t, `"order-43"`, paymentBody(500))
+		r := a.post(t, `"order-43"`, paymentBody(501))
+		if r.status != http.StatusUnprocessableEntity || decode[apihttp.Problem](t, r).Code != "idempotency_key_reused" {
+			t.Errorf("got %d %s", r.status, r.body)
+		}
+	})
+
+	t.Run("KeysAreScopedToTheAPIKey", func(t *testing.T) {
+		a := newAPI(t)
+		a.post(t, `"k"`, paymentBody(500), "X-Api-Key-Id", "client-a")
+		a.post(t, `"k"`, paymentBody(500), "X-Api-Key-Id", "client-b")
+		if n := a.count(t, `SELECT count(*) FROM payments.payments`); n != 2 {
+			t.Errorf("%d payments, want one per client", n)
+		}
+	})
+
+	t.Run("FiftyConcurrentDuplicatesMakeOnePayment", func(t *testing.T) {
+		a := newAPI(t)
+		var wg sync.WaitGroup
+		bodies := make([][]byte, 50)
+		statuses := make([]int, 50)
+		for i := range 50 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := a.post(t, `"burst-1"`, paymentBody(777))
+				statuses[i], bodies[i] = r.status, r.body
+			}()
+		}
+		wg.Wait()
+		for i := range 50 {
+			if statuses[i] != 201 || !bytes.Equal(bodies[i], bodies[0]) {
+				t.Fatalf("request %d: %d %s; want the one payment's 201", i, statuses[i], bodies[i])
+			}
+		}
+		if n := a.count(t, `SELECT count(*) FROM payments.payments`); n != 1 {
+			t.Errorf("%d payments, want exactly 1", n)
+		}
+		if n := a.count(t, `SELECT count(*) FROM payments.outbox`); n != 1 {
+			t.Errorf("%d outbox rows, want exactly 1", n)
+		}
+	})
+}
+
+// While the database is down, requests fail with 503 and a Retry-After, not
+// 500; every payment acknowledged with 201, before or after, is stored.
+func TestDatabaseOutage(t *testing.T) {
+	a := newAPI(t)
+	var acknowledged []string
+	create := func(key string) response {
+		r := a.post(t, `"`+key+`"`, paymentBody(100))
+		if r.status == http.StatusCreated {
+			acknowledged = append(acknowledged, decode[payments.Payment](t, r).ID)
+		}
+		return r
+	}
+	for i := range 5 {
+		if r := create(fmt.Sprint("before-", i)); r.status != 201 {
+			t.Fatalf("before the outage: %d %s", r.status, r.body)
+		}
+	}
+
+	if err := server.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			server.Resume()
+		}
+	}()
+	for i := range 5 {
+		r := create(fmt.Sprint("during-", i))
+		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" ||
+			decode[apihttp.Problem](t, r).Code != "database_unavailable" {
+			t.Errorf("during the outage: %d %s, want 503 database_unavailable", r.status, r.body)
+		}
+	}
+	if r := a.get(t, "/healthz"); r.status != http.StatusServiceUnavailable {
+		t.Errorf("healthz during the outage: %d", r.status)
+	}
+
+	if err := server.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	deadline := time.Now().Add(20 * time.Second)
+	for a.get(t, "/healthz").status != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("the API did not recover after the database came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// A retry with the same key after the outage succeeds once.
+	for i := range 5 {
+		if r := create(fmt.Sprint("during-", i)); r.status != 201 {
+			t.Fatalf("retry after the outage: %d %s", r.status, r.body)
+		}
+	}
+	for _, id := range acknowledged {
+		if n := a.count(t, `SELECT count(*) FROM payments.payments WHERE id = $1`, id); n != 1 {
+			t.Errorf("acknowledged payment %s is not stored", id)
+		}
+	}
+	if len(acknowledged) != 10 {
+		t.Errorf("%d payments acknowledged, want 10", len(acknowledged))
+	}
+}
+
+// failing is a service whose every call fails with an internal error.
+type failing struct{}
+
+func (failing) CreatePayment(context.Context, payments.Idempotency, payments.NewPayment) (payments.Result, error) {
+	return payments.Result{}, errors.New("pq: relation payments_secret_table does not exist")
+}
+func (failing) Payment(context.Context, string) (payments.Payment, error) { panic("boom") }
+func (failing) Ping(context.Context) error                                { return nil }
+
+func TestInternalErrorsAreNotEchoed(t *testing.T) {
+	logs := &bytes.Buffer{}
+	srv := httptest.NewServer(apihttp.NewHandler(failing{}, slog.New(slog.NewJSONHandler(logs, nil))))
+	defer srv.Close()
+	a := &api{Server: srv}
+	for _, r := range []response{a.post(t, "k", paymentBody(1)), a.get(t, "/v1/payments/x")} {
+		if r.status != 500 || strings.Contains(string(r.body), "payments_secret_table") || strings.Contains(string(r.body), "boom") ||
+			decode[apihttp.Problem](t, r).Detail != "internal error" {
+			t.Errorf("got %d %s", r.status, r.body)
+		}
+	}
+	if !strings.Contains(logs.String(), "payments_secret_table") {
+		t.Error("the internal error was not logged")
+	}
+}

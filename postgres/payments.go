@@ -1,0 +1,170 @@
+package postgres
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fintech/payments-platform/payments"
+)
+
+// PaymentService implements payments.Service on PostgreSQL: writes go to the
+// writer, reads to the readers.
+type PaymentService struct {
+	writer, reader *pgxpool.Pool
+}
+
+var _ payments.Service = (*PaymentService)(nil)
+
+// NewPaymentService uses writer for writes and reader for reads (they may be
+// the same pool).
+func NewPaymentService(writer, reader *pgxpool.Pool) *PaymentService {
+	return &PaymentService{writer: writer, reader: reader}
+}
+
+// CreatePayment writes the idempotency record, the payment and its outbox
+// event in one transaction. The idempotency row is inserted first: a
+// concurrent request with the same key blocks on it until this transaction
+// ends, then finds the committed row and replays it, so concurrent
+// duplicates create exactly one payment and none ever sees a half-made one.
+func (s *PaymentService) CreatePayment(ctx context.Context, idem payments.Idempotency, p payments.NewPayment) (payments.Result, error) {
+	fingerprint, err := hex.DecodeString(idem.Fingerprint)
+	if err != nil || len(fingerprint) == 0 {
+		return payments.Result{}, fmt.Errorf("postgres: fingerprint %q is not hex", idem.Fingerprint)
+	}
+	id, err := uuid.NewV7() // time-ordered: inserts stay at the right edge of the index
+	if err != nil {
+		return payments.Result{}, err
+	}
+	tx, err := s.writer.Begin(ctx)
+	if err != nil {
+		return payments.Result{}, classify(err)
+	}
+	defer tx.Rollback(ctx)
+
+	tag, err := tx.Exec(ctx, `INSERT INTO payments.idempotency_keys (api_key_id, idempotency_key, request_hash)
+		VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, idem.Scope, idem.Key, fingerprint)
+	if err != nil {
+		return payments.Result{}, classify(err)
+	}
+	if tag.RowsAffected() == 0 {
+		_ = tx.Rollback(ctx)
+		return s.replay(ctx, idem, fingerprint)
+	}
+
+	pay := payments.Payment{ID: id.String(), MerchantID: p.MerchantID, Amount: p.Amount, Currency: p.Currency,
+		PaymentMethodToken: p.PaymentMethodToken, Reference: p.Reference, Status: payments.StatusPending}
+	if err := tx.QueryRow(ctx, `INSERT INTO payments.payments
+		(id, merchant_id, amount_minor, currency, payment_method_token, reference, status)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at, updated_at`,
+		pay.ID, pay.MerchantID, pay.Amount, pay.Currency, pay.PaymentMethodToken, pay.Reference, pay.Status,
+	).Scan(&pay.CreatedAt, &pay.UpdatedAt); err != nil {
+		return payments.Result{}, classify(err)
+	}
+	snapshot, err := json.Marshal(pay)
+	if err != nil {
+		return payments.Result{}, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO payments.outbox (payment_id, event_type, payload) VALUES ($1, 'payment.created', $2)`,
+		pay.ID, snapshot); err != nil {
+		return payments.Result{}, classify(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE payments.idempotency_keys SET payment_id = $3, response_status = 201, response_body = $4
+		WHERE api_key_id = $1 AND idempotency_key = $2`, idem.Scope, idem.Key, pay.ID, snapshot); err != nil {
+		return payments.Result{}, classify(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return payments.Result{}, classify(err)
+	}
+	return payments.Result{Payment: pay}, nil
+}
+
+// replay answers a request whose key was used before: the original payment
+// as it was first returned, or a conflict if the request differs.
+func (s *PaymentService) replay(ctx context.Context, idem payments.Idempotency, fingerprint []byte) (payments.Result, error) {
+	var stored []byte
+	var body []byte
+	err := s.writer.QueryRow(ctx, `SELECT request_hash, response_body FROM payments.idempotency_keys
+		WHERE api_key_id = $1 AND idempotency_key = $2`, idem.Scope, idem.Key).Scan(&stored, &body)
+	if err != nil {
+		return payments.Result{}, classify(err)
+	}
+	if hex.EncodeToString(stored) != hex.EncodeToString(fingerprint) {
+		return payments.Result{}, payments.Errorf(payments.ECONFLICT, "idempotency_key_reused",
+			"this Idempotency-Key was used for a different request; use a new key for a new payment")
+	}
+	var pay payments.Payment
+	if err := json.Unmarshal(body, &pay); err != nil {
+		return payments.Result{}, fmt.Errorf("postgres: stored response of %s: %w", idem.Key, err)
+	}
+	return payments.Result{Payment: pay, Replayed: true}, nil
+}
+
+// Payment reads from the readers; a payment too new to have reached them
+// (replica lag) is read from the writer.
+func (s *PaymentService) Payment(ctx context.Context, id string) (payments.Payment, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return payments.Payment{}, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no payment %q", id)
+	}
+	pay, err := readPayment(ctx, s.reader, id)
+	if errors.Is(err, pgx.ErrNoRows) && s.reader != s.writer {
+		pay, err = readPayment(ctx, s.writer, id)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return payments.Payment{}, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no payment %q", id)
+	}
+	if err != nil {
+		return payments.Payment{}, classify(err)
+	}
+	return pay, nil
+}
+
+func readPayment(ctx context.Context, pool *pgxpool.Pool, id string) (payments.Payment, error) {
+	var p payments.Payment
+	var status string
+	err := pool.QueryRow(ctx, `SELECT id, merchant_id, amount_minor, currency, reference, status, created_at, updated_at
+		FROM payments.payments WHERE id = $1`, id).
+		Scan(&p.ID, &p.MerchantID, &p.Amount, &p.Currency, &p.Reference, &status, &p.CreatedAt, &p.UpdatedAt)
+	p.Status = payments.Status(status)
+	return p, err
+}
+
+// Ping checks the writer.
+func (s *PaymentService) Ping(ctx context.Context) error {
+	return classify(s.writer.Ping(ctx))
+}
+
+// classify turns database failures that a retry can cure (connection lost,
+// server shutting down or starting, pool exhausted until the deadline) into
+// EUNAVAILABLE; everything else stays an internal error.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code[:2] == "08", // connection exception
+			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // shutdown, crash, cannot connect now
+			pgErr.Code == "53300": // too many connections
+			return &payments.Error{Code: payments.EUNAVAILABLE, Reason: "database_unavailable", Message: "the payment store is unavailable; retry with the same Idempotency-Key"}
+		}
+		return err
+	}
+	var netErr net.Error
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &payments.Error{Code: payments.EUNAVAILABLE, Reason: "database_unavailable", Message: "the payment store is unavailable; retry with the same Idempotency-Key"}
+	}
+	return err
+}
