@@ -83,3 +83,9 @@ destroy: deps ## destroy every stack of ENV (non-production environments leave n
 .PHONY: clean
 clean: ## remove build outputs
 	rm -rf cdk.out build
+
+.PHONY: bench-api
+bench-api: postgres ## benchmark the API against pgbench running the same transaction, then 10,000 connections
+	@command -v wrk >/dev/null || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq wrk >/dev/null; }
+	go run ./cmd/apibench

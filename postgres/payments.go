@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -31,11 +32,30 @@ func NewPaymentService(writer, reader *pgxpool.Pool) *PaymentService {
 	return &PaymentService{writer: writer, reader: reader}
 }
 
-// CreatePayment writes the idempotency record, the payment and its outbox
-// event in one transaction. The idempotency row is inserted first: a
-// concurrent request with the same key blocks on it until this transaction
-// ends, then finds the committed row and replays it, so concurrent
-// duplicates create exactly one payment and none ever sees a half-made one.
+// createPayment is the whole write, one statement and so one transaction
+// and one round trip: the idempotency row first (ON CONFLICT DO NOTHING),
+// then the payment and its outbox event only if that row was new. A
+// concurrent request with the same key blocks on the idempotency row until
+// this statement's transaction ends, then finds it committed and replays it:
+// concurrent duplicates create exactly one payment and never see half of
+// one. (Foreign keys are checked at the end of the statement.)
+const createPayment = `WITH idem AS (
+	INSERT INTO payments.idempotency_keys
+		(api_key_id, idempotency_key, request_hash, payment_id, response_status, response_body, created_at)
+	VALUES ($1, $2, $3, $4, 201, $11, $10)
+	ON CONFLICT DO NOTHING
+	RETURNING payment_id
+), pay AS (
+	INSERT INTO payments.payments
+		(id, merchant_id, amount_minor, currency, payment_method_token, reference, status, created_at, updated_at)
+	SELECT payment_id, $5, $6, $7, $8, $9, 'pending', $10, $10 FROM idem
+	RETURNING id
+)
+INSERT INTO payments.outbox (payment_id, event_type, payload, created_at)
+SELECT id, 'payment.created', $11, $10 FROM pay`
+
+// CreatePayment creates the payment, its outbox event and the idempotency
+// record atomically, or replays the request that used the key first.
 func (s *PaymentService) CreatePayment(ctx context.Context, idem payments.Idempotency, p payments.NewPayment) (payments.Result, error) {
 	fingerprint, err := hex.DecodeString(idem.Fingerprint)
 	if err != nil || len(fingerprint) == 0 {
@@ -45,45 +65,23 @@ func (s *PaymentService) CreatePayment(ctx context.Context, idem payments.Idempo
 	if err != nil {
 		return payments.Result{}, err
 	}
-	tx, err := s.writer.Begin(ctx)
+	// PostgreSQL keeps microseconds; truncating here makes the response,
+	// the stored snapshot and later reads agree to the byte.
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	pay := payments.Payment{ID: id.String(), MerchantID: p.MerchantID, Amount: p.Amount, Currency: p.Currency,
+		PaymentMethodToken: p.PaymentMethodToken, Reference: p.Reference, Status: payments.StatusPending,
+		CreatedAt: now, UpdatedAt: now}
+	snapshot, err := json.Marshal(pay) // the response, replayed for a retried request
 	if err != nil {
-		return payments.Result{}, classify(err)
+		return payments.Result{}, err
 	}
-	defer tx.Rollback(ctx)
-
-	tag, err := tx.Exec(ctx, `INSERT INTO payments.idempotency_keys (api_key_id, idempotency_key, request_hash)
-		VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, idem.Scope, idem.Key, fingerprint)
+	tag, err := s.writer.Exec(ctx, createPayment, idem.Scope, idem.Key, fingerprint, pay.ID,
+		pay.MerchantID, pay.Amount, pay.Currency, pay.PaymentMethodToken, pay.Reference, now, snapshot)
 	if err != nil {
 		return payments.Result{}, classify(err)
 	}
 	if tag.RowsAffected() == 0 {
-		_ = tx.Rollback(ctx)
 		return s.replay(ctx, idem, fingerprint)
-	}
-
-	pay := payments.Payment{ID: id.String(), MerchantID: p.MerchantID, Amount: p.Amount, Currency: p.Currency,
-		PaymentMethodToken: p.PaymentMethodToken, Reference: p.Reference, Status: payments.StatusPending}
-	if err := tx.QueryRow(ctx, `INSERT INTO payments.payments
-		(id, merchant_id, amount_minor, currency, payment_method_token, reference, status)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at, updated_at`,
-		pay.ID, pay.MerchantID, pay.Amount, pay.Currency, pay.PaymentMethodToken, pay.Reference, pay.Status,
-	).Scan(&pay.CreatedAt, &pay.UpdatedAt); err != nil {
-		return payments.Result{}, classify(err)
-	}
-	snapshot, err := json.Marshal(pay)
-	if err != nil {
-		return payments.Result{}, err
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO payments.outbox (payment_id, event_type, payload) VALUES ($1, 'payment.created', $2)`,
-		pay.ID, snapshot); err != nil {
-		return payments.Result{}, classify(err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE payments.idempotency_keys SET payment_id = $3, response_status = 201, response_body = $4
-		WHERE api_key_id = $1 AND idempotency_key = $2`, idem.Scope, idem.Key, pay.ID, snapshot); err != nil {
-		return payments.Result{}, classify(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return payments.Result{}, classify(err)
 	}
 	return payments.Result{Payment: pay}, nil
 }
@@ -103,6 +101,11 @@ func (s *PaymentService) replay(ctx context.Context, idem payments.Idempotency, 
 			"this Idempotency-Key was used for a different request; use a new key for a new payment")
 	}
 	var pay payments.Payment
+	if body == nil {
+		// The row exists without a response: impossible, as the statement
+		// writes both at once; never answer with an empty payment.
+		return payments.Result{}, fmt.Errorf("postgres: idempotency key %q has no stored response", idem.Key)
+	}
 	if err := json.Unmarshal(body, &pay); err != nil {
 		return payments.Result{}, fmt.Errorf("postgres: stored response of %s: %w", idem.Key, err)
 	}

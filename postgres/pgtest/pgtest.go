@@ -29,17 +29,18 @@ type Server struct {
 	dbs      atomic.Int64
 }
 
-// BinDir finds the PostgreSQL server binaries (Debian keeps them out of PATH).
+// BinDir finds the PostgreSQL server binaries: Debian's complete set under
+// /usr/lib/postgresql/<version>/bin (newest first), else initdb on PATH.
 func BinDir() (string, error) {
-	if path, err := exec.LookPath("initdb"); err == nil {
-		return filepath.Dir(path), nil
-	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
 	for _, d := range dirs {
 		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
 			return d, nil
 		}
+	}
+	if path, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(path), nil
 	}
 	return "", fmt.Errorf("PostgreSQL server binaries not found (initdb): install Debian's postgresql package (make test does)")
 }
@@ -144,20 +145,29 @@ func (s *Server) DSN(database string) string {
 // DSN; the database is dropped with the server.
 func (s *Server) NewDatabase(tb testing.TB) string {
 	tb.Helper()
+	dsn, err := s.CreateDatabase()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return dsn
+}
+
+// CreateDatabase is NewDatabase for use outside tests (benchmarks).
+func (s *Server) CreateDatabase() (string, error) {
 	name := fmt.Sprintf("test_%d", s.dbs.Add(1))
 	admin, err := sql.Open("pgx", s.DSN("postgres"))
 	if err != nil {
-		tb.Fatal(err)
+		return "", err
 	}
 	defer admin.Close()
 	ctx := context.Background()
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		tb.Fatal(err)
+		return "", err
 	}
 	if _, err := admin.ExecContext(ctx, `DO $$ BEGIN CREATE ROLE rds_iam; EXCEPTION WHEN duplicate_object THEN NULL; END $$`); err != nil {
-		tb.Fatal(err)
+		return "", err
 	}
-	return s.DSN(name)
+	return s.DSN(name), nil
 }
 
 // Open connects to dsn and closes the pool when the test ends.

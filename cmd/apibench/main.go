@@ -1,0 +1,265 @@
+// Command apibench measures the payment API on loopback against the limit of
+// its own database, in one run (absolute figures drift on shared machines;
+// the ratio is what matters):
+//
+//  1. baseline: pgbench runs the exact transaction POST /v1/payments runs
+//     (idempotency row, payment, outbox event, idempotency update) at the
+//     given concurrency, on a fresh PostgreSQL with default durability;
+//  2. the API (in this process, a pool as large as the concurrency) driven
+//     by as many keep-alive connections posting unique Idempotency-Keys;
+//  3. 10,000 concurrent client connections held open for the whole run,
+//     each posting payments.
+//
+// It prints both throughputs, the ratio (goal >= 0.7), p50/p99, and the
+// 10,000-connection run's errors (goal 0) and p99. The load comes from wrk
+// (Debian), a separate process as lean as pgbench's client: a Go load
+// generator here would take CPU from the server on a 2-core machine, and the
+// open-file limit (20,000 here) cannot hold both ends of 10,000 connections
+// in one process. Every run is bounded in time and targets 127.0.0.1 only.
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime/pprof"
+	"strconv"
+	"syscall"
+	"time"
+
+	apihttp "github.com/fintech/payments-platform/http"
+	"github.com/fintech/payments-platform/postgres"
+	"github.com/fintech/payments-platform/postgres/pgtest"
+)
+
+func main() {
+	concurrency := flag.Int("c", 16, "concurrent clients for the throughput runs")
+	duration := flag.Duration("d", 10*time.Second, "duration of each throughput run")
+	conns := flag.Int("conns", 10000, "connections held open in the connection run")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the API throughput run to this file")
+	flag.Parse()
+	profilePath = *cpuProfile
+	if err := run(*concurrency, *duration, *conns); err != nil {
+		fmt.Fprintln(os.Stderr, "apibench:", err)
+		os.Exit(1)
+	}
+}
+
+// pgbenchScript is the statement POST /v1/payments executes
+// (postgres.createPayment: idempotency row, payment, outbox event, one
+// transaction), with pgbench variables for the parameters. Keys and ids come
+// from pgbench's random generator (md5 of a 63-bit number as the uuid), so
+// the baseline pays no extra round trip for them, as the API pays none.
+const pgbenchScript = `\set k random(1, 9000000000000000000)
+\set amount random(1, 100000)
+WITH idem AS (INSERT INTO payments.idempotency_keys (api_key_id, idempotency_key, request_hash, payment_id, response_status, response_body, created_at) VALUES ('pgbench', :k, decode(md5(:k::text) || md5(:k::text), 'hex'), md5(:k::text)::uuid, 201, '` + snapshot + `', now()) ON CONFLICT DO NOTHING RETURNING payment_id), pay AS (INSERT INTO payments.payments (id, merchant_id, amount_minor, currency, payment_method_token, reference, status, created_at, updated_at) SELECT payment_id, 'merchant-1', :amount, 'SGD', 'tok_4f9a8b7c6d5e', 'bench', 'pending', now(), now() FROM idem RETURNING id) INSERT INTO payments.outbox (payment_id, event_type, payload, created_at) SELECT id, 'payment.created', '` + snapshot + `', now() FROM pay;
+`
+
+// snapshot is a response body of the size the API stores.
+const snapshot = `{"id":"0190a8e4-1f0b-7c2e-8d5a-3b6f9e2c1d4a","merchantId":"merchant-1","amount":1250,"currency":"SGD","reference":"bench","status":"pending","createdAt":"2026-11-28T04:00:00.123456Z","updatedAt":"2026-11-28T04:00:00.123456Z"}`
+
+func run(concurrency int, duration time.Duration, conns int) error {
+	pgtest.Options = "" // PostgreSQL defaults: fsync on, as in production
+	server, err := pgtest.Start()
+	if err != nil {
+		return err
+	}
+	defer server.Stop()
+	dsn, err := server.CreateDatabase()
+	if err != nil {
+		return err
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := postgres.Bootstrap(context.Background(), db, postgres.Migrations(), "payments_app"); err != nil {
+		return err
+	}
+	fmt.Printf("payment API benchmark on loopback: %d clients, %s per run, PostgreSQL with fsync on\n", concurrency, duration)
+
+	baseline, err := runPgbench(server, dsn, concurrency, duration)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  pgbench (same transaction)      %8.0f tx/s\n", baseline)
+
+	pool, err := postgres.NewPool(context.Background(), postgres.PoolConfig{DSN: dsn, MaxConns: int32(concurrency)})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           apihttp.NewHandler(postgres.NewPaymentService(pool, pool), slog.New(slog.NewJSONHandler(io.Discard, nil))),
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := "http://" + ln.Addr().String()
+
+	if _, err := runWrk(url, concurrency, 2*time.Second); err != nil { // warm the pool and the server
+		return err
+	}
+	stopProfile, err := startProfile()
+	if err != nil {
+		return err
+	}
+	api, err := runWrk(url, concurrency, duration)
+	stopProfile()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  API POST /v1/payments (wrk)     %8.0f req/s  p50 %s  p99 %s  errors %d\n", api.throughput, api.p50, api.p99, api.errors)
+	fmt.Printf("  ratio API / pgbench             %8.2f  (goal >= 0.70)\n", api.throughput/baseline)
+
+	// wrk holds every connection open for the whole run, posting on each.
+	if err := raiseFileLimit(conns + 500); err != nil {
+		return err
+	}
+	held, err := runWrk(url, conns, duration)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  %d connections held (wrk)    %8.0f req/s  p50 %s  p99 %s  errors %d (goal 0)\n", conns, held.throughput, held.p50, held.p99, held.errors)
+	return nil
+}
+
+func runPgbench(server *pgtest.Server, dsn string, clients int, duration time.Duration) (float64, error) {
+	dir, err := os.MkdirTemp("", "apibench-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	script := filepath.Join(dir, "payment.sql")
+	if err := os.WriteFile(script, []byte(pgbenchScript), 0o644); err != nil {
+		return 0, err
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(server.BinPath("pgbench"), "-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", "2",
+		"-T", strconv.Itoa(int(duration.Seconds())), "-f", script, dsn)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("pgbench: %v\n%s", err, out.String())
+	}
+	m := regexp.MustCompile(`tps = ([0-9.]+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		return 0, fmt.Errorf("pgbench printed no tps:\n%s", out.String())
+	}
+	if failed := regexp.MustCompile(`number of failed transactions: ([1-9][0-9]*)`).FindStringSubmatch(out.String()); failed != nil {
+		return 0, fmt.Errorf("pgbench: %s failed transactions", failed[1])
+	}
+	return strconv.ParseFloat(m[1], 64)
+}
+
+type result struct {
+	requests, errors int
+	throughput       float64
+	p50, p99         time.Duration
+}
+
+// wrkScript posts unique Idempotency-Keys (thread number, start time and a
+// counter) and prints one machine-readable summary line.
+const wrkScript = `local threads = 0
+setup = function(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+init = function(args)
+  prefix = string.format("%d-%d-%d", tid, os.time(), math.random(1, 1000000000))
+  counter = 0
+  body = '{"merchantId":"merchant-1","amount":1250,"currency":"SGD","paymentMethodToken":"tok_4f9a8b7c6d5e","reference":"bench"}'
+end
+request = function()
+  counter = counter + 1
+  return wrk.format("POST", "/v1/payments", {["Content-Type"] = "application/json", ["Idempotency-Key"] = '"' .. prefix .. "-" .. counter .. '"'}, body)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    e.connect, e.read, e.write, e.status, e.timeout, latency:percentile(50)))
+  io.write(string.format("P99 %d\n", latency:percentile(99)))
+end
+`
+
+// runWrk drives the API with wrk: connections held open for d, two threads.
+func runWrk(url string, connections int, d time.Duration) (result, error) {
+	dir, err := os.MkdirTemp("", "apibench-wrk-")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(dir)
+	script := filepath.Join(dir, "post.lua")
+	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
+		return result{}, err
+	}
+	threads := min(2, connections)
+	var out bytes.Buffer
+	cmd := exec.Command("wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(connections), "-d", fmt.Sprintf("%ds", int(d.Seconds())),
+		"--timeout", "30s", "-s", script, url)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return result{}, fmt.Errorf("wrk (install Debian's wrk; make bench-api does): %v\n%s", err, out.String())
+	}
+	var requests, durationUs, connect, read, write, status, timeout, p50, p99 int64
+	m := regexp.MustCompile(`RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)\s+P99 (\d+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		return result{}, fmt.Errorf("wrk printed no summary:\n%s", out.String())
+	}
+	for i, dst := range []*int64{&requests, &durationUs, &connect, &read, &write, &status, &timeout, &p50, &p99} {
+		*dst, _ = strconv.ParseInt(m[i+1], 10, 64)
+	}
+	errors := connect + read + write + status + timeout
+	return result{
+		requests: int(requests), errors: int(errors),
+		throughput: float64(requests-errors) / (float64(durationUs) / 1e6),
+		p50:        (time.Duration(p50) * time.Microsecond).Round(10 * time.Microsecond),
+		p99:        (time.Duration(p99) * time.Microsecond).Round(10 * time.Microsecond),
+	}, nil
+}
+
+var profilePath string
+
+func startProfile() (stop func(), err error) {
+	if profilePath == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(profilePath)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func raiseFileLimit(n int) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	want := uint64(n)
+	if lim.Cur >= want {
+		return nil
+	}
+	if lim.Max < want {
+		return fmt.Errorf("the open-file hard limit %d is below the %d this run needs: raise `ulimit -Hn`", lim.Max, want)
+	}
+	lim.Cur = want
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+}
