@@ -11,11 +11,12 @@ type Stacks struct {
 	Keys    awscdk.Stack
 	Network awscdk.Stack
 	Data    awscdk.Stack
+	App     awscdk.Stack
 }
 
 // All returns the stacks in deployment order.
 func (s Stacks) All() []awscdk.Stack {
-	return []awscdk.Stack{s.Replica, s.Keys, s.Network, s.Data}
+	return []awscdk.Stack{s.Replica, s.Keys, s.Network, s.Data, s.App}
 }
 
 // NewStacks builds every stack of the environment described by cfg.
@@ -47,7 +48,7 @@ func NewStacks(app awscdk.App, cfg Config, sourceRoot string) Stacks {
 
 	s.Data = newStack("Data", cfg.Region, "Payments platform: Aurora PostgreSQL, document storage (stateful)", true)
 	dataKeys := keys.ImportInto(s.Data)
-	NewDatabase(s.Data, "Database", &DatabaseProps{Config: cfg, Network: network, Keys: dataKeys, SourceRoot: sourceRoot})
+	database := NewDatabase(s.Data, "Database", &DatabaseProps{Config: cfg, Network: network, Keys: dataKeys, SourceRoot: sourceRoot})
 	storage := NewStorage(s.Data, "Storage", &StorageProps{Config: cfg, Keys: dataKeys, ReplicaKeyArn: replica.Key.KeyArn()})
 	if !cfg.Production {
 		NewBucketCleaner(s.Data, "BucketCleaner", &BucketCleanerProps{
@@ -67,6 +68,13 @@ func NewStacks(app awscdk.App, cfg Config, sourceRoot string) Stacks {
 	}
 	// Replication is configured against a bucket that must already exist.
 	s.Data.Node().AddDependency(s.Replica)
+
+	s.App = newStack("App", cfg.Region, "Payments platform: payment API on ECS Fargate behind an ALB and WAF (stateless)", false)
+	// The ALB checks at creation that it may write to the log bucket.
+	s.App.Node().AddDependency(s.Data)
+	appKeys := keys.ImportInto(s.App)
+	service := NewPaymentService(s.App, "Api", &PaymentServiceProps{Config: cfg, Network: network, Database: database, Keys: appKeys, SourceRoot: sourceRoot})
+	NewEdge(s.App, "Edge", &EdgeProps{Config: cfg, Network: network, Service: service, Keys: appKeys, LogBucketName: cfg.BucketName("logs", cfg.Region)})
 
 	tags := awscdk.Tags_Of(app)
 	tags.Add(jsii.String("Project"), jsii.String("payments"), nil)

@@ -38,13 +38,15 @@ const (
 	KeyAPIKeySecretArn              = "apiKeySecretArn"
 	KeyDBInstanceClass              = "dbInstanceClass"
 	KeyDocumentVersionRetentionDays = "documentVersionRetentionDays"
+	KeyAPITaskCPU                   = "apiTaskCpu"
+	KeyAPITaskMemory                = "apiTaskMemory"
 )
 
 // ContextKeys lists every key Config reads, in the order the README documents them.
 var ContextKeys = []string{
 	KeyEnvironmentSuffix, KeyAccount, KeyReplicaRegion, KeyProduction, KeyVpcCidr,
 	KeyDomainName, KeyHostedZoneID, KeyHostedZoneName, KeyMtlsTruststore, KeyAPIKeySecretArn,
-	KeyDBInstanceClass, KeyDocumentVersionRetentionDays,
+	KeyDBInstanceClass, KeyDocumentVersionRetentionDays, KeyAPITaskCPU, KeyAPITaskMemory,
 }
 
 // Config is the typed environment configuration every construct reads. It is
@@ -89,6 +91,10 @@ type Config struct {
 	// DocumentVersionRetentionDays is how long non-current versions of
 	// documents are kept before they expire. Default 365, 2557 in production.
 	DocumentVersionRetentionDays int
+	// APITaskCPU (CPU units) and APITaskMemory (MiB) size each API task, a
+	// combination Fargate offers. Default 512/1024, or 1024/2048 in
+	// production.
+	APITaskCPU, APITaskMemory int
 }
 
 // Defaults applied when a key is absent.
@@ -170,6 +176,14 @@ func LoadConfig(context func(key string) any, getenv func(string) string) (Confi
 	retention, retentionErr := contextInt(context(KeyDocumentVersionRetentionDays), defaultRetention)
 	cfg.DocumentVersionRetentionDays = retention
 
+	defaultCPU, defaultMemory := 512, 1024
+	if cfg.Production {
+		defaultCPU, defaultMemory = 1024, 2048
+	}
+	cpu, cpuErr := contextInt(context(KeyAPITaskCPU), defaultCPU)
+	memory, memoryErr := contextInt(context(KeyAPITaskMemory), defaultMemory)
+	cfg.APITaskCPU, cfg.APITaskMemory = cpu, memory
+
 	cidr := str(KeyVpcCidr, defaultVpcCidr)
 	prefix, cidrErr := netip.ParsePrefix(cidr)
 
@@ -204,6 +218,9 @@ func LoadConfig(context func(key string) any, getenv func(string) string) (Confi
 			"%q is not a Graviton instance class Aurora PostgreSQL offers: use t4g.medium or t4g.large outside production, r7g.<size> or r8g.<size> in production (no \"db.\" prefix)", cfg.DBInstanceClass)},
 		{retentionErr != nil || retention < 31 || retention > 36500, KeyDocumentVersionRetentionDays, fmt.Sprintf(
 			"%v is not usable: use a whole number of days from 31 (after the 30-day Glacier Instant Retrieval transition) to 36500", context(KeyDocumentVersionRetentionDays))},
+		{cpuErr != nil || memoryErr != nil || !fargateSize(cpu, memory), KeyAPITaskMemory, fmt.Sprintf(
+			"apiTaskCpu %v with apiTaskMemory %v is not a Fargate size: use 256 (512-2048 MiB), 512 (1024-4096), 1024 (2048-8192), 2048 (4096-16384) or 4096 (8192-30720), memory in steps of 1024",
+			context(KeyAPITaskCPU), context(KeyAPITaskMemory))},
 	} {
 		if check.failed {
 			errs = append(errs, keyError(check.key, check.message))
@@ -239,6 +256,13 @@ func contextString(raw any, def string) (string, error) {
 	default:
 		return def, fmt.Errorf("%v is a %T: use a string", v, v)
 	}
+}
+
+// fargateSize reports whether Fargate offers this CPU and memory pair.
+func fargateSize(cpu, memory int) bool {
+	limits := map[int][2]int{256: {512, 2048}, 512: {1024, 4096}, 1024: {2048, 8192}, 2048: {4096, 16384}, 4096: {8192, 30720}}
+	l, ok := limits[cpu]
+	return ok && memory >= l[0] && memory <= l[1] && (memory == 512 || memory%1024 == 0)
 }
 
 // contextInt accepts a JSON number (cdk.json) or a decimal string (`-c`).

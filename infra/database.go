@@ -167,15 +167,23 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 	return d
 }
 
-// AllowFrom admits PostgreSQL connections from peer's security groups: the
-// cluster never admits a CIDR. The port is the literal DatabasePort, not the
-// cluster's default port (an endpoint token cdk-nag cannot evaluate).
-func (d *Database) AllowFrom(peer awsec2.IConnectable, description string) {
-	allowPostgres(d.Cluster, peer, description)
-}
-
-func allowPostgres(cluster awsrds.DatabaseCluster, peer awsec2.IConnectable, description string) {
-	cluster.Connections().AllowFrom(peer, awsec2.Port_Tcp(jsii.Number(DatabasePort)), jsii.String(description))
+// AllowFrom admits PostgreSQL connections from peer's security group: the
+// cluster never admits a CIDR. The ingress rule is created in the peer's
+// scope, so a workload in a later stack references the data stack and never
+// the other way round, and the port is the literal DatabasePort (the
+// cluster's default port is an endpoint token cdk-nag cannot evaluate).
+func (d *Database) AllowFrom(peer awsec2.SecurityGroup, description string) {
+	clusterSG := (*d.Cluster.Connections().SecurityGroups())[0]
+	awsec2.NewCfnSecurityGroupIngress(peer, jsii.String("ToDatabase"), &awsec2.CfnSecurityGroupIngressProps{
+		GroupId:               clusterSG.SecurityGroupId(),
+		SourceSecurityGroupId: peer.SecurityGroupId(),
+		IpProtocol:            jsii.String("tcp"),
+		FromPort:              jsii.Number(DatabasePort),
+		ToPort:                jsii.Number(DatabasePort),
+		Description:           jsii.String(description),
+	})
+	peer.AddEgressRule(awsec2.Peer_SecurityGroupId(clusterSG.SecurityGroupId(), nil), awsec2.Port_Tcp(jsii.Number(DatabasePort)),
+		jsii.String("Aurora PostgreSQL"), nil)
 }
 
 // pinIngressPorts replaces the endpoint-port token in the ingress rules CDK
@@ -229,7 +237,7 @@ func newDatabaseBootstrap(scope constructs.Construct, cfg Config, network *Netwo
 			}),
 		},
 	})
-	allowPostgres(cluster, fn.SecurityGroup, "dbinit bootstraps the schema")
+	(&Database{Cluster: cluster}).AllowFrom(fn.SecurityGroup, "dbinit bootstraps the schema")
 
 	providerLogs := awslogs.NewLogGroup(scope, jsii.String("InitProviderLog"), &awslogs.LogGroupProps{
 		LogGroupName:  jsii.String(cfg.LogGroupName("lambda/dbinit-provider")),

@@ -41,6 +41,16 @@ func (c Config) KeyAlias(domain string) string {
 	return fmt.Sprintf("alias/payments/%s/%s", c.EnvironmentSuffix, domain)
 }
 
+// HostName is the DNS name of a public endpoint: "<service>.<domainName>" in
+// production, "<service>.<suffix>.<domainName>" elsewhere, so that PR
+// environments sharing a domain never claim the same name.
+func (c Config) HostName(service string) string {
+	if c.Production {
+		return service + "." + c.DomainName
+	}
+	return service + "." + c.EnvironmentSuffix + "." + c.DomainName
+}
+
 // RemovalPolicy is RETAIN in production and DESTROY elsewhere: a PR
 // environment must leave nothing behind.
 func (c Config) RemovalPolicy() awscdk.RemovalPolicy {

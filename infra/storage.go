@@ -18,6 +18,11 @@ func (c Config) BucketName(component, region string) string {
 	return fmt.Sprintf("%s-%s-%s", c.Name(component), c.Account, region)
 }
 
+// elbLogDeliveryAccounts are the Elastic Load Balancing accounts that write
+// access logs in the regions this platform runs its ALB in (AWS ELB User
+// Guide, "Enable access logs for your Application Load Balancer").
+var elbLogDeliveryAccounts = map[string]string{PrimaryRegion: "114774131450"}
+
 // newLogBucket creates the bucket that receives S3 server access logs (and
 // later ALB access logs). Those services can deliver only to SSE-S3 buckets,
 // so this is the one bucket not encrypted with our keys: the documented
@@ -41,6 +46,17 @@ func newLogBucket(scope constructs.Construct, cfg Config, region string) awss3.B
 		}},
 		RemovalPolicy: cfg.RemovalPolicy(),
 	})
+	// ALB access logs: ap-southeast-1 predates the log-delivery service
+	// principal, so AWS documents its Elastic Load Balancing account as the
+	// writer. Only PutObject, only under the ALB prefix of this account.
+	if elbAccount, ok := elbLogDeliveryAccounts[region]; ok {
+		b.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("AlbAccessLogDelivery"),
+			Principals: &[]awsiam.IPrincipal{awsiam.NewAccountPrincipal(jsii.String(elbAccount))},
+			Actions:    jsii.Strings("s3:PutObject"),
+			Resources:  jsii.Strings(fmt.Sprintf("arn:aws:s3:::%s/%s/AWSLogs/%s/*", cfg.BucketName("logs", region), albAccessLogPrefix, cfg.Account)),
+		}))
+	}
 	reason := func(what string) string {
 		return "This is the log bucket. " + what
 	}

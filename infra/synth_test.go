@@ -372,7 +372,8 @@ func TestResourceCounts(t *testing.T) {
 		"PaymentsReplica-" + testSuffix: 14,
 		"PaymentsKeys-" + testSuffix:    12,
 		"PaymentsNetwork-" + testSuffix: 72,
-		"PaymentsData-" + testSuffix:    43,
+		"PaymentsData-" + testSuffix:    42,
+		"PaymentsApp-" + testSuffix:     27,
 	}
 	for stack, tmpl := range templates {
 		got := 0

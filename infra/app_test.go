@@ -1,0 +1,239 @@
+package infra_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func appResources(types ...string) []resource {
+	var out []resource
+	for _, r := range resources(types...) {
+		if r.stack == *stacks.App.StackName() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// The API runs on Fargate (arm64) with a read-only root filesystem as a
+// non-root user, logs to an encrypted audit group, and may only connect to
+// Aurora as the application role.
+func TestApiTaskDefinition(t *testing.T) {
+	task := one(t, appResources("AWS::ECS::TaskDefinition"), "task definitions")
+	p := task.Properties
+	if jsonOf(p["RuntimePlatform"]) != `{"CpuArchitecture":"ARM64","OperatingSystemFamily":"LINUX"}` ||
+		p["Cpu"] != "512" || p["Memory"] != "1024" || jsonOf(p["RequiresCompatibilities"]) != `["FARGATE"]` {
+		t.Errorf("task: platform %s cpu %v memory %v", jsonOf(p["RuntimePlatform"]), p["Cpu"], p["Memory"])
+	}
+	containers := p["ContainerDefinitions"].([]any)
+	if len(containers) != 1 {
+		t.Fatalf("%d containers", len(containers))
+	}
+	c := containers[0].(map[string]any)
+	if c["ReadonlyRootFilesystem"] != true || c["User"] != "65532:65532" || c["Privileged"] != false {
+		t.Errorf("container hardening: readonly=%v user=%v privileged=%v", c["ReadonlyRootFilesystem"], c["User"], c["Privileged"])
+	}
+	logging := jsonOf(c["LogConfiguration"])
+	if !strings.Contains(logging, `"awslogs-group":{"Ref":"ApiLogGroup`) || !strings.Contains(logging, `"mode":"non-blocking"`) {
+		t.Errorf("logging %s", logging)
+	}
+	env := jsonOf(c["Environment"])
+	for _, want := range []string{`"API_TLS","Value":"true"`, `"DATABASE_USER","Value":"payments_app"`, "DATABASE_WRITER_HOST", "DATABASE_READER_HOST"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("environment lacks %s: %s", want, env)
+		}
+	}
+
+	var taskActions []string
+	for _, r := range appResources("AWS::IAM::ManagedPolicy") {
+		if r.Properties["ManagedPolicyName"] != "payments-api-task-"+testSuffix+"-policy" {
+			continue
+		}
+		policy := jsonOf(r.Properties["PolicyDocument"])
+		if !strings.Contains(policy, ":dbuser:") || !strings.Contains(policy, "/payments_app") {
+			t.Errorf("rds-db:connect is not limited to the application role: %s", policy)
+		}
+		for _, s := range r.Properties["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			taskActions = append(taskActions, stringsOf(s.(map[string]any)["Action"])...)
+		}
+	}
+	if !slices.Equal(taskActions, []string{"rds-db:connect"}) {
+		t.Errorf("task role actions %v, want only rds-db:connect", taskActions)
+	}
+}
+
+// The service keeps a task in every AZ, has no public IPs, rolls back a
+// failed deployment, and scales on CPU 70 % and memory 80 %.
+func TestApiServiceAndAutoscaling(t *testing.T) {
+	svc := one(t, appResources("AWS::ECS::Service"), "services").Properties
+	network := jsonOf(svc["NetworkConfiguration"])
+	if !strings.Contains(network, `"AssignPublicIp":"DISABLED"`) || strings.Count(network, "privateSubnet") != 3 {
+		t.Errorf("network %s", network)
+	}
+	if svc["DesiredCount"] != float64(3) || svc["LaunchType"] != "FARGATE" {
+		t.Errorf("desired %v launch %v", svc["DesiredCount"], svc["LaunchType"])
+	}
+	if got := jsonOf(svc["DeploymentConfiguration"]); got != `{"DeploymentCircuitBreaker":{"Enable":true,"Rollback":true},"MaximumPercent":200,"MinimumHealthyPercent":100}` {
+		t.Errorf("deployment %s", got)
+	}
+	cluster := one(t, appResources("AWS::ECS::Cluster"), "clusters").Properties
+	if got := jsonOf(cluster["ClusterSettings"]); got != `[{"Name":"containerInsights","Value":"enhanced"}]` {
+		t.Errorf("container insights %s", got)
+	}
+
+	target := one(t, appResources("AWS::ApplicationAutoScaling::ScalableTarget"), "scalable targets").Properties
+	if target["MinCapacity"] != float64(3) || target["MaxCapacity"] != float64(12) {
+		t.Errorf("capacity %v-%v", target["MinCapacity"], target["MaxCapacity"])
+	}
+	targets := map[string]float64{}
+	for _, p := range appResources("AWS::ApplicationAutoScaling::ScalingPolicy") {
+		cfg := p.Properties["TargetTrackingScalingPolicyConfiguration"].(map[string]any)
+		metric := cfg["PredefinedMetricSpecification"].(map[string]any)["PredefinedMetricType"].(string)
+		targets[metric] = cfg["TargetValue"].(float64)
+	}
+	if targets["ECSServiceAverageCPUUtilization"] != 70 || targets["ECSServiceAverageMemoryUtilization"] != 80 || len(targets) != 2 {
+		t.Errorf("target tracking %v, want CPU 70 and memory 80", targets)
+	}
+}
+
+// The ALB: internet-facing in the public subnets, HTTPS only with TLS 1.2+,
+// invalid headers dropped, access-logged; and no request without the origin
+// header reaches the target group.
+func TestAlbRefusesRequestsWithoutTheOriginHeader(t *testing.T) {
+	lb := one(t, appResources("AWS::ElasticLoadBalancingV2::LoadBalancer"), "load balancers").Properties
+	if lb["Scheme"] != "internet-facing" || strings.Count(jsonOf(lb["Subnets"]), "publicSubnet") != 3 {
+		t.Errorf("scheme %v subnets %s", lb["Scheme"], jsonOf(lb["Subnets"]))
+	}
+	attrs := jsonOf(lb["LoadBalancerAttributes"])
+	for _, want := range []string{
+		`{"Key":"routing.http.drop_invalid_header_fields.enabled","Value":"true"}`,
+		`{"Key":"access_logs.s3.enabled","Value":"true"}`,
+		`{"Key":"access_logs.s3.bucket","Value":"payments-logs-pr123-123456789012-ap-southeast-1"}`,
+	} {
+		if !strings.Contains(attrs, want) {
+			t.Errorf("attributes lack %s: %s", want, attrs)
+		}
+	}
+
+	listener := one(t, appResources("AWS::ElasticLoadBalancingV2::Listener"), "listeners (HTTPS only, no port 80)").Properties
+	if listener["Port"] != float64(443) || listener["Protocol"] != "HTTPS" || listener["SslPolicy"] != "ELBSecurityPolicy-TLS13-1-2-Res-2021-06" {
+		t.Errorf("listener %v %v %v", listener["Port"], listener["Protocol"], listener["SslPolicy"])
+	}
+	defaults := jsonOf(listener["DefaultActions"])
+	if !strings.Contains(defaults, `"Type":"fixed-response"`) || !strings.Contains(defaults, `"StatusCode":"403"`) || strings.Contains(defaults, "forward") {
+		t.Errorf("the listener's default action must refuse: %s", defaults)
+	}
+	rules := appResources("AWS::ElasticLoadBalancingV2::ListenerRule")
+	forwarding := 0
+	for _, r := range rules {
+		if !strings.Contains(jsonOf(r.Properties["Actions"]), `"Type":"forward"`) {
+			continue
+		}
+		forwarding++
+		conditions := jsonOf(r.Properties["Conditions"])
+		if !strings.Contains(conditions, `"HttpHeaderName":"x-origin-verify"`) || !strings.Contains(conditions, "{{resolve:secretsmanager:") {
+			t.Errorf("%s forwards without requiring the origin header from Secrets Manager: %s", r, conditions)
+		}
+	}
+	if forwarding != 1 {
+		t.Errorf("%d forwarding rules, want exactly the origin-header rule", forwarding)
+	}
+
+	tg := one(t, appResources("AWS::ElasticLoadBalancingV2::TargetGroup"), "target groups").Properties
+	if tg["Protocol"] != "HTTPS" || tg["Port"] != float64(8443) || tg["HealthCheckPath"] != "/healthz" || tg["HealthCheckProtocol"] != "HTTPS" || tg["TargetType"] != "ip" {
+		t.Errorf("target group %v", tg)
+	}
+	if _, ok := templates[*stacks.App.StackName()]["Outputs"].(map[string]any)["AlbDnsName"]; !ok {
+		t.Error("no AlbDnsName output")
+	}
+}
+
+// Tasks accept only the ALB; Aurora accepts the tasks through a rule in this
+// stack.
+func TestApiNetworkPaths(t *testing.T) {
+	rules := appResources("AWS::EC2::SecurityGroupIngress")
+	var ports []float64
+	for _, r := range rules {
+		if r.Properties["SourceSecurityGroupId"] == nil || r.Properties["CidrIp"] != nil {
+			t.Errorf("%s: not from a security group", r)
+		}
+		ports = append(ports, r.Properties["FromPort"].(float64))
+	}
+	slices.Sort(ports)
+	if !slices.Equal(ports, []float64{5432, 8443}) {
+		t.Errorf("ingress ports %v, want the database from the tasks and the tasks from the ALB", ports)
+	}
+}
+
+// WAF: our SQLi/XSS rule group over query string, body, URI and headers
+// with URL and HTML-entity decoding, four managed groups, a per-client rate
+// limit, the origin-header rule, and logging with secrets redacted.
+func TestWebAcl(t *testing.T) {
+	group := one(t, appResources("AWS::WAFv2::RuleGroup"), "rule groups").Properties
+	var names []string
+	for _, r := range group["Rules"].([]any) {
+		rule := r.(map[string]any)
+		names = append(names, rule["Name"].(string))
+		if !strings.Contains(jsonOf(rule), `"Type":"URL_DECODE"`) || !strings.Contains(jsonOf(rule), `"Type":"HTML_ENTITY_DECODE"`) {
+			t.Errorf("%s lacks URL and HTML-entity decoding", rule["Name"])
+		}
+		if jsonOf(rule["Action"]) != `{"Block":{}}` {
+			t.Errorf("%s does not block", rule["Name"])
+		}
+	}
+	slices.Sort(names)
+	want := []string{"SqliBody", "SqliHeaders", "SqliQueryString", "SqliUriPath", "XssBody", "XssHeaders", "XssQueryString", "XssUriPath"}
+	if !slices.Equal(names, want) {
+		t.Errorf("rules %v, want %v", names, want)
+	}
+
+	acl := jsonOf(one(t, appResources("AWS::WAFv2::WebACL"), "web ACLs").Properties["Rules"])
+	for _, want := range []string{
+		`"Name":"RequireOriginHeader"`, `"NotStatement"`, `"SingleHeader":{"Name":"x-origin-verify"}`,
+		`"Name":"AWSManagedRulesCommonRuleSet"`, `"Name":"AWSManagedRulesKnownBadInputsRuleSet"`,
+		`"Name":"AWSManagedRulesSQLiRuleSet"`, `"Name":"AWSManagedRulesAmazonIpReputationList"`,
+		`"RuleGroupReferenceStatement"`, `"RateBasedStatement"`, `"AggregateKeyType":"FORWARDED_IP"`,
+	} {
+		if !strings.Contains(acl, want) {
+			t.Errorf("web ACL lacks %s", want)
+		}
+	}
+	logging := jsonOf(one(t, appResources("AWS::WAFv2::LoggingConfiguration"), "logging configurations").Properties)
+	for _, want := range []string{
+		`:log-group:aws-waf-logs-payments-edge-pr123"`, `{"SingleHeader":{"Name":"authorization"}}`,
+		`{"SingleHeader":{"Name":"x-api-key"}}`, `{"SingleHeader":{"Name":"x-origin-verify"}}`,
+	} {
+		if !strings.Contains(logging, want) {
+			t.Errorf("WAF logging lacks %s: %s", want, logging)
+		}
+	}
+	one(t, appResources("AWS::WAFv2::WebACLAssociation"), "web ACL associations")
+}
+
+// The staged Docker build context holds only what the image compiles from,
+// and cmd/api compiles from it alone for linux/arm64 (what the Dockerfile's
+// build stage runs; no Docker engine is needed for this check).
+func TestDockerContextBuildsTheApi(t *testing.T) {
+	dockerfiles, _ := filepath.Glob(filepath.Join(outdir, "asset.*", "Dockerfile"))
+	if len(dockerfiles) != 1 {
+		t.Fatalf("got %d staged Docker contexts, want 1", len(dockerfiles))
+	}
+	dir := filepath.Dir(dockerfiles[0])
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		rel, _ := filepath.Rel(dir, path)
+		if strings.HasSuffix(rel, "_test.go") || strings.HasPrefix(rel, "infra") || strings.HasPrefix(rel, "node_modules") || strings.HasPrefix(rel, "cdk.out") {
+			t.Errorf("the image context holds %s", rel)
+		}
+		return nil
+	})
+	cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(t.TempDir(), "api"), "./cmd/api")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0", "GOFLAGS=-mod=readonly")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cmd/api does not build from the image context: %v\n%s", err, out)
+	}
+}
