@@ -9,15 +9,7 @@ import (
 	"testing"
 )
 
-func appResources(types ...string) []resource {
-	var out []resource
-	for _, r := range resources(types...) {
-		if r.stack == *stacks.App.StackName() {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+func appResources(types ...string) []resource { return stackResources(stacks.App, types...) }
 
 // The API runs on Fargate (arm64) with a read-only root filesystem as a
 // non-root user, logs to an encrypted audit group, and may only connect to

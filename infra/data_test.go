@@ -12,15 +12,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-func dataResources(types ...string) []resource {
-	var out []resource
-	for _, r := range resources(types...) {
-		if r.stack == *stacks.Data.StackName() {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+func dataResources(types ...string) []resource { return stackResources(stacks.Data, types...) }
 
 func one(t *testing.T, rs []resource, what string) resource {
 	t.Helper()

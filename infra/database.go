@@ -261,24 +261,12 @@ func newDatabaseBootstrap(scope constructs.Construct, cfg Config, network *Netwo
 		Name:    cfg.Name("dbinit-provider"),
 		Service: "lambda.amazonaws.com",
 		Account: cfg.Account,
-		Statements: []awsiam.PolicyStatement{
+		Statements: append(lambdaBaseStatements(providerLogs, true, false),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("InvokeDbinit"),
 				Actions:   jsii.Strings("lambda:InvokeFunction", "lambda:GetFunction"),
 				Resources: jsii.Strings(*fn.Function.FunctionArn()),
-			}),
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid:       jsii.String("WriteOwnLogs"),
-				Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
-				Resources: jsii.Strings(*providerLogs.LogGroupArn()),
-			}),
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid: jsii.String("VpcNetworkInterfaces"),
-				Actions: jsii.Strings("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-					"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"),
-				Resources: jsii.Strings("*"),
-			}),
-		},
+			})),
 	})
 	provider := customresources.NewProvider(scope, jsii.String("InitProvider"), &customresources.ProviderProps{
 		OnEventHandler:                fn.Function,

@@ -40,6 +40,31 @@ func (b *goBuild) TryBundle(outputDir *string, _ *awscdk.BundlingOptions) *bool 
 	return jsii.Bool(true)
 }
 
+// lambdaBaseStatements are what every function of ours needs: write its own
+// log group and, in a VPC, manage its network interfaces; with tracing, send
+// X-Ray segments. The unscoped actions have no resource-level permissions.
+func lambdaBaseStatements(logGroup awslogs.ILogGroup, inVpc, tracing bool) []awsiam.PolicyStatement {
+	statements := []awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("WriteOwnLogs"),
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: jsii.Strings(*logGroup.LogGroupArn()),
+	})}
+	var unscoped []string
+	if inVpc {
+		unscoped = append(unscoped, "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
+			"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses")
+	}
+	if tracing {
+		unscoped = append(unscoped, "xray:PutTraceSegments", "xray:PutTelemetryRecords")
+	}
+	if len(unscoped) > 0 {
+		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("NetworkInterfacesAndTracing"), Actions: jsii.Strings(unscoped...), Resources: jsii.Strings("*"),
+		}))
+	}
+	return statements
+}
+
 // GoFunctionProps configures a Go Lambda function.
 type GoFunctionProps struct {
 	Config Config
@@ -92,7 +117,6 @@ func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps
 		EncryptionKey: props.LogsKey,
 		RemovalPolicy: cfg.RemovalPolicy(),
 	})
-	unscoped := []string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 	var securityGroups *[]awsec2.ISecurityGroup
 	if props.Vpc != nil {
 		f.SecurityGroup = awsec2.NewSecurityGroup(this, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{
@@ -105,22 +129,8 @@ func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps
 		f.SecurityGroup.AddEgressRule(awsec2.Peer_Ipv4(jsii.String(cfg.VpcCidr.String())), awsec2.Port_Tcp(jsii.Number(443)),
 			jsii.String("HTTPS to the VPC endpoints"), nil)
 		securityGroups = &[]awsec2.ISecurityGroup{f.SecurityGroup}
-		unscoped = append(unscoped, "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-			"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses")
 	}
-
-	statements := append([]awsiam.PolicyStatement{
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("WriteOwnLogs"),
-			Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
-			Resources: jsii.Strings(*f.LogGroup.LogGroupArn()),
-		}),
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("NetworkInterfacesAndTracing"),
-			Actions:   jsii.Strings(unscoped...),
-			Resources: jsii.Strings("*"),
-		}),
-	}, props.Statements...)
+	statements := append(lambdaBaseStatements(f.LogGroup, props.Vpc != nil, true), props.Statements...)
 	f.Role = NewServiceRole(this, "Role", &ServiceRoleProps{
 		Name:       name,
 		Service:    "lambda.amazonaws.com",

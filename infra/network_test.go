@@ -11,15 +11,7 @@ import (
 	"github.com/fintech/payments-platform/infra"
 )
 
-func networkResources(types ...string) []resource {
-	var out []resource
-	for _, r := range resources(types...) {
-		if r.stack == *stacks.Network.StackName() {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+func networkResources(types ...string) []resource { return stackResources(stacks.Network, types...) }
 
 // GIVEN the default configuration WHEN synthesized THEN each of the three
 // named AZs has a public, a private and a database subnet, each with its own

@@ -150,6 +150,11 @@ func resources(types ...string) []resource {
 	return resourcesOf(templates, types...)
 }
 
+// stackResources lists the resources of one stack, or of the named types.
+func stackResources(stack awscdk.Stack, types ...string) []resource {
+	return resourcesOf(map[string]map[string]any{*stack.StackName(): templates[*stack.StackName()]}, types...)
+}
+
 func resourcesOf(templates map[string]map[string]any, types ...string) []resource {
 	var out []resource
 	for stack, t := range templates {
