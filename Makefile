@@ -89,3 +89,7 @@ bench-api: postgres ## benchmark the API against pgbench running the same transa
 	@command -v wrk >/dev/null || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq wrk >/dev/null; }
 	go run ./cmd/apibench
+
+.PHONY: dev-certs
+dev-certs: ## create a test CA and client certificate in certs/ (ignored by git) for a non-production truststore
+	go run ./cmd/devcerts
