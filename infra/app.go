@@ -74,7 +74,14 @@ func NewStacks(app awscdk.App, cfg Config, sourceRoot string) Stacks {
 	s.App.Node().AddDependency(s.Data)
 	appKeys := keys.ImportInto(s.App)
 	service := NewPaymentService(s.App, "Api", &PaymentServiceProps{Config: cfg, Network: network, Database: database, Keys: appKeys, SourceRoot: sourceRoot})
-	NewEdge(s.App, "Edge", &EdgeProps{Config: cfg, Network: network, Service: service, Keys: appKeys, LogBucketName: cfg.BucketName("logs", cfg.Region)})
+	edge := NewEdge(s.App, "Edge", &EdgeProps{Config: cfg, Network: network, Service: service, Keys: appKeys, LogBucketName: cfg.BucketName("logs", cfg.Region)})
+	gateway := NewPaymentsAPI(s.App, "Gateway", &PaymentsAPIProps{Config: cfg, Network: network, Keys: appKeys, Edge: edge, SourceRoot: sourceRoot})
+	if !cfg.Production {
+		NewBucketCleaner(s.App, "BucketCleaner", &BucketCleanerProps{
+			Config: cfg, SourceRoot: sourceRoot, LogsKey: appKeys.Logs, Network: network,
+			Buckets: []CleanedBucket{{Name: cfg.BucketName("truststore", cfg.Region), Bucket: gateway.Truststore}},
+		})
+	}
 
 	tags := awscdk.Tags_Of(app)
 	tags.Add(jsii.String("Project"), jsii.String("payments"), nil)

@@ -33,6 +33,9 @@ type finding struct {
 	rule      string
 	reason    string
 	appliesTo []string
+	// appliesToRegex narrows like appliesTo, for findings whose text holds a
+	// logical id (a token rendered by cdk-nag as <LogicalId>).
+	appliesToRegex []string
 }
 
 // suppress records accepted findings on one resource. applyToChildren is for
@@ -42,10 +45,13 @@ func suppress(resource constructs.IConstruct, applyToChildren bool, findings ...
 	suppressions := make([]*cdknag.NagPackSuppression, 0, len(findings))
 	for _, f := range findings {
 		s := &cdknag.NagPackSuppression{Id: jsii.String(f.rule), Reason: jsii.String(f.reason)}
-		if len(f.appliesTo) > 0 {
-			appliesTo := make([]any, len(f.appliesTo))
-			for i, a := range f.appliesTo {
-				appliesTo[i] = a
+		if len(f.appliesTo)+len(f.appliesToRegex) > 0 {
+			var appliesTo []any
+			for _, a := range f.appliesTo {
+				appliesTo = append(appliesTo, a)
+			}
+			for _, r := range f.appliesToRegex {
+				appliesTo = append(appliesTo, &cdknag.RegexAppliesTo{Regex: jsii.String(r)})
 			}
 			s.AppliesTo = &appliesTo
 		}

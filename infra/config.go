@@ -2,6 +2,7 @@ package infra
 
 import (
 	"crypto/x509"
+	_ "embed"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -95,6 +96,23 @@ type Config struct {
 	// combination Fargate offers. Default 512/1024, or 1024/2048 in
 	// production.
 	APITaskCPU, APITaskMemory int
+}
+
+// placeholderTruststore is used when no mtlsTruststore is configured: a CA
+// certificate whose private key was discarded the moment it was made, so no
+// client certificate can ever chain to it. The API is then closed to
+// everyone until a real truststore is configured: safe by default.
+//
+//go:embed placeholder-truststore.pem
+var placeholderTruststore string
+
+// TruststorePEM is the client CA bundle API Gateway trusts.
+func (c Config) TruststorePEM() (string, error) {
+	if c.MtlsTruststore == "" {
+		return placeholderTruststore, nil
+	}
+	b, err := os.ReadFile(c.MtlsTruststore)
+	return string(b), err
 }
 
 // Defaults applied when a key is absent.

@@ -301,18 +301,20 @@ func TestReplicaStack(t *testing.T) {
 	}
 }
 
-// The log buckets are the only buckets not encrypted with our keys (log
-// delivery requires SSE-S3); every other bucket uses SSE-KMS.
-func TestOnlyLogBucketsUseSSES3(t *testing.T) {
+// The log buckets (log delivery requires SSE-S3) and the truststore bucket
+// (public CA certificates, read by API Gateway) are the only buckets not
+// encrypted with our keys; every other bucket uses SSE-KMS.
+func TestOnlyDocumentedBucketsUseSSES3(t *testing.T) {
 	buckets := resources("AWS::S3::Bucket")
-	if len(buckets) != 4 {
-		t.Fatalf("got %d buckets, want documents, replica and a log bucket in each region", len(buckets))
+	if len(buckets) != 5 {
+		t.Fatalf("got %d buckets, want documents, replica, truststore and a log bucket in each region", len(buckets))
 	}
 	for _, b := range buckets {
 		name := b.Properties["BucketName"].(string)
 		kms := strings.Contains(jsonOf(b.Properties["BucketEncryption"]), "aws:kms")
-		if strings.HasPrefix(name, "payments-logs-") == kms {
-			t.Errorf("%s: SSE-KMS=%v; only log buckets may use SSE-S3", name, kms)
+		exception := strings.HasPrefix(name, "payments-logs-") || strings.HasPrefix(name, "payments-truststore-")
+		if exception == kms {
+			t.Errorf("%s: SSE-KMS=%v; only log and truststore buckets may use SSE-S3", name, kms)
 		}
 	}
 }
@@ -320,8 +322,8 @@ func TestOnlyLogBucketsUseSSES3(t *testing.T) {
 // Outside production every bucket is emptied on delete by our cleaner (CDK's
 // autoDeleteObjects would grant wildcard actions).
 func TestBucketsAreEmptiedOnDeleteOutsideProduction(t *testing.T) {
-	if got := len(resources("Custom::EmptyBucketOnDelete")); got != 4 {
-		t.Errorf("got %d bucket cleaners, want one per bucket (4)", got)
+	if got := len(resources("Custom::EmptyBucketOnDelete")); got != 5 {
+		t.Errorf("got %d bucket cleaners, want one per bucket (5)", got)
 	}
 	if got := len(resources("Custom::S3AutoDeleteObjects")); got != 0 {
 		t.Errorf("got %d CDK auto-delete resources, want 0", got)

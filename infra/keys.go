@@ -123,8 +123,8 @@ func newDomainKey(scope constructs.Construct, cfg Config, domain, purpose string
 
 // logsServiceStatement lets CloudWatch Logs use the key only for this
 // environment's log groups: the ones under LogGroupPrefix, the WAF log group
-// (whose name WAF dictates) and the Aurora log exports (whose name RDS
-// dictates).
+// (whose name WAF dictates), the Aurora log exports (whose name RDS
+// dictates) and API Gateway execution logs (named after the API id).
 func logsServiceStatement(cfg Config, region string) awsiam.PolicyStatement {
 	logGroupArn := func(name string) string {
 		return fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", region, cfg.Account, name)
@@ -140,6 +140,8 @@ func logsServiceStatement(cfg Config, region string) awsiam.PolicyStatement {
 					logGroupArn(cfg.LogGroupPrefix() + "*"),
 					logGroupArn(cfg.WafLogGroupName()),
 					logGroupArn(fmt.Sprintf("/aws/rds/cluster/%s/*", cfg.Name("db"))),
+					// API Gateway names its execution-log group after the API id.
+					logGroupArn("API-Gateway-Execution-Logs_*"),
 				},
 			},
 		},

@@ -257,10 +257,12 @@ func TestEveryNamedResourceCarriesTheSuffix(t *testing.T) {
 		"ServiceName":  true, // VPC endpoint services, e.g. com.amazonaws.ap-southeast-1.sqs
 		"DatabaseName": true, // the database inside this environment's own cluster
 	}
+	// Names scoped inside their parent resource, which carries the suffix.
+	scoped := map[string]string{"AWS::ApiGateway::Stage": "StageName", "AWS::ApiGateway::Model": "Name"}
 	checked := 0
 	for _, r := range resources() {
 		for prop, v := range r.Properties {
-			if notPhysical[prop] || !(strings.HasSuffix(prop, "Name") || prop == "RoleName") {
+			if notPhysical[prop] || scoped[r.Type] == prop || !(strings.HasSuffix(prop, "Name") || prop == "RoleName") {
 				continue
 			}
 			name, ok := v.(string)
@@ -378,7 +380,7 @@ func TestResourceCounts(t *testing.T) {
 		"PaymentsKeys-" + testSuffix:    12,
 		"PaymentsNetwork-" + testSuffix: 72,
 		"PaymentsData-" + testSuffix:    42,
-		"PaymentsApp-" + testSuffix:     27,
+		"PaymentsApp-" + testSuffix:     71,
 	}
 	for stack, tmpl := range templates {
 		got := 0
