@@ -17,10 +17,9 @@ import (
 )
 
 // API throttling: the stage and the usage plan allow this many requests per
-// second; bursts up to apiBurstLimit.
+// second, with bursts up to Config.APIBurstLimit.
 const (
 	apiRateLimit    = 1000
-	apiBurstLimit   = 2000
 	apiMonthlyQuota = 50_000_000
 	apiStage        = "v1"
 )
@@ -78,7 +77,7 @@ func NewPaymentsAPI(scope constructs.Construct, id string, props *PaymentsAPIPro
 		DeployOptions: &apigw.StageOptions{
 			StageName:            jsii.String(apiStage),
 			ThrottlingRateLimit:  jsii.Number(apiRateLimit),
-			ThrottlingBurstLimit: jsii.Number(apiBurstLimit),
+			ThrottlingBurstLimit: jsii.Number(cfg.APIBurstLimit),
 			TracingEnabled:       jsii.Bool(true),
 			MetricsEnabled:       jsii.Bool(true),
 			LoggingLevel:         apigw.MethodLoggingLevel_ERROR,
@@ -206,7 +205,7 @@ func addRoutes(scope constructs.Construct, cfg Config, api apigw.RestApi, edge *
 func usagePlanAndKey(scope constructs.Construct, cfg Config, props *PaymentsAPIProps, api apigw.RestApi) (apigw.UsagePlan, awssecretsmanager.ISecret) {
 	plan := api.AddUsagePlan(jsii.String("UsagePlan"), &apigw.UsagePlanProps{
 		Name:      jsii.String(cfg.Name("usage")),
-		Throttle:  &apigw.ThrottleSettings{RateLimit: jsii.Number(apiRateLimit), BurstLimit: jsii.Number(apiBurstLimit)},
+		Throttle:  &apigw.ThrottleSettings{RateLimit: jsii.Number(apiRateLimit), BurstLimit: jsii.Number(cfg.APIBurstLimit)},
 		Quota:     &apigw.QuotaSettings{Limit: jsii.Number(apiMonthlyQuota), Period: apigw.Period_MONTH},
 		ApiStages: &[]*apigw.UsagePlanPerApiStage{{Api: api, Stage: api.DeploymentStage()}},
 	})

@@ -41,13 +41,14 @@ const (
 	KeyDocumentVersionRetentionDays = "documentVersionRetentionDays"
 	KeyAPITaskCPU                   = "apiTaskCpu"
 	KeyAPITaskMemory                = "apiTaskMemory"
+	KeyAPIBurstLimit                = "apiBurstLimit"
 )
 
 // ContextKeys lists every key Config reads, in the order the README documents them.
 var ContextKeys = []string{
 	KeyEnvironmentSuffix, KeyAccount, KeyReplicaRegion, KeyProduction, KeyVpcCidr,
 	KeyDomainName, KeyHostedZoneID, KeyHostedZoneName, KeyMtlsTruststore, KeyAPIKeySecretArn,
-	KeyDBInstanceClass, KeyDocumentVersionRetentionDays, KeyAPITaskCPU, KeyAPITaskMemory,
+	KeyDBInstanceClass, KeyDocumentVersionRetentionDays, KeyAPITaskCPU, KeyAPITaskMemory, KeyAPIBurstLimit,
 }
 
 // Config is the typed environment configuration every construct reads. It is
@@ -96,6 +97,10 @@ type Config struct {
 	// combination Fargate offers. Default 512/1024, or 1024/2048 in
 	// production.
 	APITaskCPU, APITaskMemory int
+	// APIBurstLimit is the API's burst above its steady 1000 requests per
+	// second (stage and usage plan). Default 2000; at most 5000, the
+	// regional account limit.
+	APIBurstLimit int
 }
 
 // placeholderTruststore is used when no mtlsTruststore is configured: a CA
@@ -201,6 +206,8 @@ func LoadConfig(context func(key string) any, getenv func(string) string) (Confi
 	cpu, cpuErr := contextInt(context(KeyAPITaskCPU), defaultCPU)
 	memory, memoryErr := contextInt(context(KeyAPITaskMemory), defaultMemory)
 	cfg.APITaskCPU, cfg.APITaskMemory = cpu, memory
+	burst, burstErr := contextInt(context(KeyAPIBurstLimit), 2000)
+	cfg.APIBurstLimit = burst
 
 	cidr := str(KeyVpcCidr, defaultVpcCidr)
 	prefix, cidrErr := netip.ParsePrefix(cidr)
@@ -239,6 +246,8 @@ func LoadConfig(context func(key string) any, getenv func(string) string) (Confi
 		{cpuErr != nil || memoryErr != nil || !fargateSize(cpu, memory), KeyAPITaskMemory, fmt.Sprintf(
 			"apiTaskCpu %v with apiTaskMemory %v is not a Fargate size: use 256 (512-2048 MiB), 512 (1024-4096), 1024 (2048-8192), 2048 (4096-16384) or 4096 (8192-30720), memory in steps of 1024",
 			context(KeyAPITaskCPU), context(KeyAPITaskMemory))},
+		{burstErr != nil || burst < 1000 || burst > 5000, KeyAPIBurstLimit, fmt.Sprintf(
+			"%v is not usable: use a whole number of requests from 1000 (the steady rate) to 5000 (the regional account limit)", context(KeyAPIBurstLimit))},
 	} {
 		if check.failed {
 			errs = append(errs, keyError(check.key, check.message))

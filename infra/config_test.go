@@ -124,6 +124,8 @@ func TestLoadConfigErrors(t *testing.T) {
 			`context "dbInstanceClass": "db.m5.large" is not a Graviton instance class Aurora PostgreSQL offers`},
 		{"ErrDocumentVersionRetention", map[string]any{"documentVersionRetentionDays": "7"},
 			`context "documentVersionRetentionDays": 7 is not usable: use a whole number of days from 31`},
+		{"ErrAPIBurstLimit", map[string]any{"apiBurstLimit": "9000"},
+			`context "apiBurstLimit": 9000 is not usable: use a whole number of requests from 1000 (the steady rate) to 5000 (the regional account limit)`},
 		{"ErrTruststoreMissing", map[string]any{"mtlsTruststore": "no/such.pem"},
 			`context "mtlsTruststore": cannot read "no/such.pem": use the path of a PEM file of client CA certificates (make dev-certs writes one)`},
 		{"ErrTruststorePrivateKey", map[string]any{"mtlsTruststore": keyFile},

@@ -314,14 +314,14 @@ func suppressEdgeFindings(e *Edge, cfg Config) {
 	})
 	suppress(e.OriginSecret, true, finding{
 		rule: "AwsSolutions-SMG4",
-		reason: "The origin-verify value is not a credential of any user: rotating it means changing the ALB rule, the WAF rule and the API Gateway integration together, " +
-			"which a deployment does (the value is resolved at deploy time). Scheduled rotation of it comes with the API-key rotator (issue 4).",
+		reason: "The origin-verify value is not a user credential: rotating it means changing the ALB rule, the WAF rule and the API Gateway integration together. " +
+			"The runbook (README) puts a new value and redeploys, which resolves it into all three at once; a rotation Lambda could not update the three atomically.",
 	}, finding{
 		rule:   "NIST.800.53.R5-SecretsManagerRotationEnabled",
-		reason: "See AwsSolutions-SMG4 on this secret: it is rotated by redeploying, which updates all three places that hold it at once.",
+		reason: "See AwsSolutions-SMG4 on this secret: it is rotated by putting a new value and redeploying, which updates all three places that hold it at once.",
 	}, finding{
 		rule:   "PCI.DSS.321-SecretsManagerRotationEnabled",
-		reason: "See AwsSolutions-SMG4 on this secret: it is rotated by redeploying, which updates all three places that hold it at once.",
+		reason: "See AwsSolutions-SMG4 on this secret: it is rotated by putting a new value and redeploying, which updates all three places that hold it at once.",
 	})
 	if !cfg.Production {
 		reason := "Non-production environments must be destroyable by `make destroy`; production ALBs have deletion protection (production=true)."
