@@ -133,3 +133,59 @@ type Service interface {
 	// Ping checks that the service can reach its store.
 	Ping(ctx context.Context) error
 }
+
+// Decision is an acquirer's answer for a payment.
+type Decision struct {
+	Approved bool
+	Reason   string // why it was declined
+}
+
+// Acquirer authorizes payments with the external payment network. It must
+// be idempotent per payment id: a redelivered message asks again.
+type Acquirer interface {
+	Authorize(ctx context.Context, p Payment) (Decision, error)
+}
+
+// Posting is one ledger entry: a signed amount on an account.
+type Posting struct {
+	Account string
+	Amount  int64
+}
+
+// Postings are the double-entry ledger entries of a settled payment: the
+// customer pays the amount, the fee account takes the fee, the merchant the
+// rest. They always sum to zero; zero entries are left out.
+func Postings(p Payment) []Posting {
+	fee := Fee(p.Amount)
+	all := []Posting{
+		{Account: "customer:" + p.PaymentMethodToken, Amount: -p.Amount},
+		{Account: "merchant:" + p.MerchantID, Amount: p.Amount - fee},
+		{Account: "fees", Amount: fee},
+	}
+	postings := all[:0]
+	for _, posting := range all {
+		if posting.Amount != 0 {
+			postings = append(postings, posting)
+		}
+	}
+	return postings
+}
+
+// Fee is 2.9 % plus 30 minor units, rounded down, and never more than the
+// amount, so that the merchant's posting is never negative.
+func Fee(amount int64) int64 {
+	return min(amount, amount/1000*29+amount%1000*29/1000+30)
+}
+
+// Outcome says what processing did to a payment.
+type Outcome struct {
+	Payment Payment
+	// Duplicate is true when the payment had already reached a final state
+	// (a redelivered message): nothing was changed.
+	Duplicate bool
+}
+
+// Processor moves payments from pending to settled or declined.
+type Processor interface {
+	Process(ctx context.Context, paymentID string) (Outcome, error)
+}

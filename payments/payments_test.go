@@ -73,3 +73,30 @@ func TestErrorCode(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+// For every amount the postings sum to zero, none is zero, and the merchant
+// never pays.
+func TestPostingsBalance(t *testing.T) {
+	amounts := []int64{1, 2, 29, 30, 31, 999, 1000, 1001, 1250, payments.MaxAmount}
+	for a := int64(1); a < 5000; a += 7 {
+		amounts = append(amounts, a)
+	}
+	for _, amount := range amounts {
+		p := valid()
+		p.Amount = amount
+		pay := payments.Payment{MerchantID: p.MerchantID, Amount: amount, PaymentMethodToken: p.PaymentMethodToken}
+		var sum int64
+		for _, posting := range payments.Postings(pay) {
+			sum += posting.Amount
+			if posting.Amount == 0 || (strings.HasPrefix(posting.Account, "merchant:") && posting.Amount < 0) {
+				t.Errorf("amount %d: posting %+v", amount, posting)
+			}
+		}
+		if sum != 0 {
+			t.Errorf("amount %d: postings sum to %d", amount, sum)
+		}
+	}
+	if got := payments.Fee(1000); got != 59 {
+		t.Errorf("Fee(1000) = %d, want 2.9 %% + 30 = 59", got)
+	}
+}

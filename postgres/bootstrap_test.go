@@ -35,7 +35,7 @@ func TestBootstrap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(got.Applied, []int64{1}) || got.Version != 1 || !got.RoleCreated {
+		if !slices.Equal(got.Applied, []int64{1, 2}) || got.Version != 2 || !got.RoleCreated {
 			t.Errorf("first run: %+v", got)
 		}
 		var members int
@@ -60,7 +60,7 @@ func TestBootstrap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got.Applied) != 0 || got.Version != 1 || got.RoleCreated {
+		if len(got.Applied) != 0 || got.Version != 2 || got.RoleCreated {
 			t.Errorf("second run changed something: %+v", got)
 		}
 	})

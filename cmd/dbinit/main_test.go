@@ -47,7 +47,7 @@ func TestHandler(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", rt, err)
 			}
-			if resp.PhysicalResourceID != physicalID || resp.Data["SchemaVersion"] != "1" {
+			if resp.PhysicalResourceID != physicalID || resp.Data["SchemaVersion"] != "2" {
 				t.Errorf("%s: %+v", rt, resp)
 			}
 		}

@@ -1,0 +1,136 @@
+// Command processor is the SQS-triggered Lambda that settles payments.
+//
+// Each message is an outbox event (the payment as created, JSON with its
+// "id"). Every record is processed; the ones that fail are reported in
+// BatchItemFailures, so SQS redelivers only those, and a message that keeps
+// failing (malformed, or about a payment that does not exist) moves to the
+// dead-letter queue after the queue's maxReceiveCount. Redelivery is
+// harmless: state transitions are conditional. Every record emits an
+// Embedded Metric Format line: processing time (creation to settlement),
+// handler time and the outcome counts, with the environment as dimension.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/fintech/payments-platform/emf"
+	"github.com/fintech/payments-platform/payments"
+	"github.com/fintech/payments-platform/postgres"
+)
+
+// Metric names, in namespace MetricNamespace with dimension Environment.
+const (
+	MetricNamespace      = "Payments"
+	MetricProcessingTime = "ProcessingTime" // ms from creation to settled/declined
+	MetricHandlerTime    = "HandlerTime"    // ms spent on one message
+	MetricSettled        = "PaymentsSettled"
+	MetricDeclined       = "PaymentsDeclined"
+	MetricFailed         = "PaymentsFailed"
+)
+
+type handler struct {
+	processor payments.Processor
+	metrics   *emf.Logger
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// handle processes every record and reports the failures.
+func (h handler) handle(ctx context.Context, event *events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	for _, record := range event.Records {
+		if err := h.processRecord(ctx, record); err != nil {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: record.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+func (h handler) processRecord(ctx context.Context, record events.SQSMessage) error {
+	start := h.now()
+	var message struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(record.Body), &message); err != nil || message.ID == "" {
+		h.log.ErrorContext(ctx, "malformed message", "messageId", record.MessageId, "receiveCount", record.Attributes["ApproximateReceiveCount"])
+		h.emit(ctx, record.MessageId, "", start, nil, MetricFailed)
+		return errors.New("malformed message")
+	}
+	outcome, err := h.processor.Process(ctx, message.ID)
+	if err != nil {
+		h.log.ErrorContext(ctx, "payment not processed", "messageId", record.MessageId, "paymentId", message.ID,
+			"code", payments.ErrorCode(err), "error", err)
+		h.emit(ctx, record.MessageId, message.ID, start, nil, MetricFailed)
+		return err
+	}
+	if outcome.Duplicate {
+		h.log.InfoContext(ctx, "duplicate delivery", "messageId", record.MessageId, "paymentId", message.ID, "status", outcome.Payment.Status)
+		return nil
+	}
+	counter := MetricSettled
+	if outcome.Payment.Status == payments.StatusDeclined {
+		counter = MetricDeclined
+	}
+	h.emit(ctx, record.MessageId, message.ID, start, &outcome.Payment, counter)
+	return nil
+}
+
+func (h handler) emit(ctx context.Context, messageID, paymentID string, start time.Time, p *payments.Payment, counter string) {
+	metrics := []emf.Metric{{Name: MetricHandlerTime, Unit: emf.Milliseconds, Value: float64(h.now().Sub(start).Microseconds()) / 1000}}
+	for _, name := range []string{MetricSettled, MetricDeclined, MetricFailed} {
+		value := 0.0
+		if name == counter {
+			value = 1
+		}
+		metrics = append(metrics, emf.Metric{Name: name, Unit: emf.Count, Value: value})
+	}
+	if p != nil {
+		metrics = append(metrics, emf.Metric{Name: MetricProcessingTime, Unit: emf.Milliseconds, Value: float64(p.UpdatedAt.Sub(p.CreatedAt).Microseconds()) / 1000})
+	}
+	if err := h.metrics.Emit(metrics, map[string]any{"messageId": messageID, "paymentId": paymentID}); err != nil {
+		h.log.ErrorContext(ctx, "metric record not written", "error", err)
+	}
+}
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := run(logger); err != nil {
+		logger.Error("processor cannot start", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(logger *slog.Logger) error {
+	ctx := context.Background()
+	cfg := postgres.PoolConfig{DSN: os.Getenv("DATABASE_URL"), MaxConns: 4}
+	if cfg.DSN == "" {
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return err
+		}
+		cfg = postgres.PoolConfig{Host: os.Getenv("DATABASE_WRITER_HOST"), Port: 5432, Database: "payments", User: "payments_app",
+			Region: awsCfg.Region, Credentials: awsCfg.Credentials, MaxConns: 4}
+	}
+	pool, err := postgres.NewPool(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	h := handler{
+		processor: postgres.NewPaymentProcessor(pool, postgres.RulesAcquirer{}),
+		// EMF on stdout, logs on stderr: both reach CloudWatch Logs.
+		metrics: emf.New(os.Stdout, MetricNamespace, map[string]string{"Environment": os.Getenv("ENVIRONMENT")}),
+		log:     logger,
+		now:     time.Now,
+	}
+	lambda.Start(h.handle)
+	return nil
+}
