@@ -14,7 +14,7 @@ CDK_FLAGS := -c environmentSuffix=$(ENV) $(CONTEXT)
 
 # Go package roots (`./...` would descend into node_modules, which ships Go
 # template files of `cdk init`).
-GO_PACKAGES := ./cmd/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/...
+GO_PACKAGES := ./cmd/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/...
 
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # No update checks or telemetry from the CLI: synth must not need a network.

@@ -29,8 +29,11 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
 	apihttp "github.com/fintech/payments-platform/http"
 	"github.com/fintech/payments-platform/postgres"
+	"github.com/fintech/payments-platform/sqs"
 )
 
 func main() {
@@ -54,6 +57,7 @@ type config struct {
 	Region          string        // AWS_REGION
 	MaxConns        int32         // DATABASE_MAX_CONNS, default 32 per pool
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 25s (Fargate's stopTimeout is 30s)
+	OutboxQueueURL  string        // OUTBOX_QUEUE_URL: relay the outbox to this SQS queue (none: no relay)
 }
 
 // String masks the DSN, which may hold a password.
@@ -72,6 +76,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		WriterHost: getenv("DATABASE_WRITER_HOST"), ReaderHost: getenv("DATABASE_READER_HOST"),
 		DatabasePort: 5432, DatabaseName: "payments", DatabaseUser: "payments_app",
 		Region: getenv("AWS_REGION"), MaxConns: 32, ShutdownTimeout: 25 * time.Second,
+		OutboxQueueURL: getenv("OUTBOX_QUEUE_URL"),
 	}
 	if v := getenv("API_ADDR"); v != "" {
 		c.Addr = v
@@ -149,6 +154,17 @@ func run(ctx context.Context, logger *slog.Logger, getenv func(string) string) e
 		defer reader.Close()
 	}
 
+	if cfg.OutboxQueueURL != "" {
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return err
+		}
+		publisher := sqs.Publisher{Client: awssqs.NewFromConfig(awsCfg), QueueURL: cfg.OutboxQueueURL}
+		relayDone := make(chan struct{})
+		go func() { defer close(relayDone); relayOutbox(ctx, postgres.NewOutboxRelay(writer), publisher, logger) }()
+		defer func() { <-relayDone }() // the relay stops with ctx, before the pools close
+	}
+
 	srv := &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           apihttp.NewHandler(postgres.NewPaymentService(writer, reader), logger),
@@ -193,6 +209,24 @@ func run(ctx context.Context, logger *slog.Logger, getenv func(string) string) e
 		return fmt.Errorf("graceful shutdown: %w", err)
 	}
 	return nil
+}
+
+// relayOutbox publishes the outbox until ctx ends: batches back to back
+// while there is work, a short pause when there is none or SQS or the
+// database fails.
+func relayOutbox(ctx context.Context, relay *postgres.OutboxRelay, publisher postgres.Publisher, logger *slog.Logger) {
+	for ctx.Err() == nil {
+		n, err := relay.RelayBatch(ctx, publisher, 50)
+		if err != nil && ctx.Err() == nil {
+			logger.WarnContext(ctx, "outbox relay", "error", err)
+		}
+		if n == 0 || err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
 }
 
 // selfSignedCertificate is the task's serving certificate towards the ALB,

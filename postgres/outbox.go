@@ -1,0 +1,76 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// OutboxEvent is one unsent outbox row.
+type OutboxEvent struct {
+	ID        int64
+	PaymentID string
+	Payload   []byte
+}
+
+// Publisher sends events and returns the ids of those it sent; an event it
+// could not send stays unsent and is tried again later.
+type Publisher interface {
+	Publish(ctx context.Context, events []OutboxEvent) (sent []int64, err error)
+}
+
+// OutboxRelay publishes pending outbox rows. Several relays (one per API
+// task) run at once: each claims its rows with FOR UPDATE SKIP LOCKED, so
+// they never wait for or publish each other's rows. Rows are marked sent in
+// the claiming transaction after publishing: a crash between the two only
+// republishes (at-least-once delivery, absorbed by the processor), and no
+// committed payment is ever left unpublished.
+type OutboxRelay struct {
+	pool *pgxpool.Pool
+}
+
+// NewOutboxRelay relays from pool (the writer).
+func NewOutboxRelay(pool *pgxpool.Pool) *OutboxRelay { return &OutboxRelay{pool: pool} }
+
+// RelayBatch claims up to limit rows, publishes them and marks the published
+// ones sent. It returns how many it sent.
+func (r *OutboxRelay) RelayBatch(ctx context.Context, publisher Publisher, limit int) (int, error) {
+	tx, err := r.pool.Begin(ctx)
+	if err != nil {
+		return 0, classify(err)
+	}
+	defer tx.Rollback(ctx)
+	rows, err := tx.Query(ctx, `SELECT id, payment_id, payload FROM payments.outbox
+		WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+	if err != nil {
+		return 0, classify(err)
+	}
+	var events []OutboxEvent
+	for rows.Next() {
+		var e OutboxEvent
+		if err := rows.Scan(&e.ID, &e.PaymentID, &e.Payload); err != nil {
+			return 0, err
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, classify(err)
+	}
+	if len(events) == 0 {
+		return 0, nil
+	}
+	sent, err := publisher.Publish(ctx, events)
+	if len(sent) > 0 {
+		if _, markErr := tx.Exec(ctx, `UPDATE payments.outbox SET sent_at = now() WHERE id = ANY($1)`, sent); markErr != nil {
+			return 0, classify(markErr)
+		}
+		if commitErr := tx.Commit(ctx); commitErr != nil {
+			return 0, classify(commitErr)
+		}
+	}
+	if err != nil {
+		return len(sent), fmt.Errorf("outbox: publish: %w", err)
+	}
+	return len(sent), nil
+}

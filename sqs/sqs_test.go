@@ -1,0 +1,143 @@
+package sqs_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/fintech/payments-platform/payments"
+	"github.com/fintech/payments-platform/postgres"
+	"github.com/fintech/payments-platform/postgres/pgtest"
+	"github.com/fintech/payments-platform/sqs"
+)
+
+var server *pgtest.Server
+
+func TestMain(m *testing.M) {
+	var err error
+	if server, err = pgtest.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	server.Stop()
+	os.Exit(code)
+}
+
+// fakeQueue records every message body; reject names entry ids it fails.
+type fakeQueue struct {
+	mu       sync.Mutex
+	received map[string]int // outbox id -> deliveries
+	reject   map[string]bool
+}
+
+func (q *fakeQueue) SendMessageBatch(_ context.Context, in *awssqs.SendMessageBatchInput, _ ...func(*awssqs.Options)) (*awssqs.SendMessageBatchOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(in.Entries) > sqs.MaxBatch {
+		return nil, fmt.Errorf("%d entries", len(in.Entries))
+	}
+	out := &awssqs.SendMessageBatchOutput{}
+	for _, e := range in.Entries {
+		if q.reject[*e.Id] {
+			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("try again")})
+			continue
+		}
+		q.received[*e.Id]++
+		out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id})
+	}
+	return out, nil
+}
+
+func setup(t *testing.T, n int) (*postgres.OutboxRelay, *fakeQueue, func() int) {
+	t.Helper()
+	dsn := server.NewDatabase(t)
+	if _, err := postgres.Bootstrap(context.Background(), pgtest.Open(t, dsn), postgres.Migrations(), "payments_app"); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := postgres.NewPool(context.Background(), postgres.PoolConfig{DSN: dsn, MaxConns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	svc := postgres.NewPaymentService(pool, pool)
+	for i := range n {
+		p := payments.NewPayment{MerchantID: "m", Amount: int64(i + 1), Currency: "SGD", PaymentMethodToken: "tok_12345678", Reference: "r"}
+		if _, err := svc.CreatePayment(context.Background(), payments.Idempotency{Scope: "s", Key: strconv.Itoa(i), Fingerprint: p.Fingerprint()}, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unsent := func() int {
+		var c int
+		pool.QueryRow(context.Background(), `SELECT count(*) FROM payments.outbox WHERE sent_at IS NULL`).Scan(&c)
+		return c
+	}
+	return postgres.NewOutboxRelay(pool), &fakeQueue{received: map[string]int{}, reject: map[string]bool{}}, unsent
+}
+
+// Two relays at once publish every event exactly once: SKIP LOCKED keeps
+// them off each other's rows.
+func TestTwoConcurrentRelays(t *testing.T) {
+	relay, queue, unsent := setup(t, 137)
+	publisher := sqs.Publisher{Client: queue, QueueURL: "https://sqs.ap-southeast-1.amazonaws.com/123456789012/payments"}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n, err := relay.RelayBatch(context.Background(), publisher, 25)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n == 0 {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if left := unsent(); left != 0 {
+		t.Errorf("%d events left unsent", left)
+	}
+	if len(queue.received) != 137 {
+		t.Errorf("%d distinct events published, want 137", len(queue.received))
+	}
+	for id, n := range queue.received {
+		if n != 1 {
+			t.Errorf("event %s published %d times", id, n)
+		}
+	}
+}
+
+// Entries SQS rejects stay unsent and go out on the next round.
+func TestRejectedEntriesAreRetried(t *testing.T) {
+	relay, queue, unsent := setup(t, 12)
+	queue.reject["3"], queue.reject["11"] = true, true
+	publisher := sqs.Publisher{Client: queue, QueueURL: "q"}
+	if n, err := relay.RelayBatch(context.Background(), publisher, 50); err == nil || n != 9 {
+		// The first SQS batch (ids 1-10) has one rejection, which stops the round.
+		t.Fatalf("first round: sent %d, err %v; want 9 sent of the first ten and an error", n, err)
+	}
+	if left := unsent(); left != 3 {
+		t.Errorf("%d unsent after the first round, want the rejected one and the unsent batch (3)", left)
+	}
+	delete(queue.reject, "3")
+	delete(queue.reject, "11")
+	for unsent() > 0 {
+		if _, err := relay.RelayBatch(context.Background(), publisher, 50); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(queue.received) != 12 {
+		t.Errorf("%d events published, want 12", len(queue.received))
+	}
+}
