@@ -11,6 +11,7 @@ COPY go.mod go.sum ./
 COPY payments/ payments/
 COPY postgres/ postgres/
 COPY http/ http/
+COPY sqs/ sqs/
 COPY cmd/api/ cmd/api/
 # `go build` fetches only the modules cmd/api imports (go.mod also lists the
 # CDK's, which the image never needs).
