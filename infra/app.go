@@ -73,7 +73,9 @@ func NewStacks(app awscdk.App, cfg Config, sourceRoot string) Stacks {
 	// The ALB checks at creation that it may write to the log bucket.
 	s.App.Node().AddDependency(s.Data)
 	appKeys := keys.ImportInto(s.App)
-	service := NewPaymentService(s.App, "Api", &PaymentServiceProps{Config: cfg, Network: network, Database: database, Keys: appKeys, SourceRoot: sourceRoot})
+	queues := NewQueues(s.App, "Queues", cfg, appKeys)
+	service := NewPaymentService(s.App, "Api", &PaymentServiceProps{Config: cfg, Network: network, Database: database, Keys: appKeys, Queues: queues, SourceRoot: sourceRoot})
+	NewProcessor(s.App, "Processor", &ProcessorProps{Config: cfg, Network: network, Database: database, Keys: appKeys, Queues: queues, SourceRoot: sourceRoot})
 	edge := NewEdge(s.App, "Edge", &EdgeProps{Config: cfg, Network: network, Service: service, Keys: appKeys, LogBucketName: cfg.BucketName("logs", cfg.Region)})
 	gateway := NewPaymentsAPI(s.App, "Gateway", &PaymentsAPIProps{Config: cfg, Network: network, Keys: appKeys, Edge: edge, SourceRoot: sourceRoot})
 	if !cfg.Production {

@@ -53,8 +53,9 @@ func TestApiTaskDefinition(t *testing.T) {
 			taskActions = append(taskActions, stringsOf(s.(map[string]any)["Action"])...)
 		}
 	}
-	if !slices.Equal(taskActions, []string{"rds-db:connect"}) {
-		t.Errorf("task role actions %v, want only rds-db:connect", taskActions)
+	slices.Sort(taskActions)
+	if want := []string{"kms:Decrypt", "kms:GenerateDataKey", "rds-db:connect", "sqs:GetQueueAttributes", "sqs:SendMessage"}; !slices.Equal(taskActions, want) {
+		t.Errorf("task role actions %v, want %v", taskActions, want)
 	}
 }
 
@@ -144,8 +145,8 @@ func TestAlbRefusesRequestsWithoutTheOriginHeader(t *testing.T) {
 	}
 }
 
-// Tasks accept only the ALB; Aurora accepts the tasks through a rule in this
-// stack.
+// Tasks accept only the ALB; Aurora accepts the tasks and the processor
+// through rules in this stack.
 func TestApiNetworkPaths(t *testing.T) {
 	rules := appResources("AWS::EC2::SecurityGroupIngress")
 	var ports []float64
@@ -156,8 +157,8 @@ func TestApiNetworkPaths(t *testing.T) {
 		ports = append(ports, r.Properties["FromPort"].(float64))
 	}
 	slices.Sort(ports)
-	if !slices.Equal(ports, []float64{5432, 8443}) {
-		t.Errorf("ingress ports %v, want the database from the tasks and the tasks from the ALB", ports)
+	if !slices.Equal(ports, []float64{5432, 5432, 8443}) {
+		t.Errorf("ingress ports %v, want the database from the tasks and from the processor, and the tasks from the ALB", ports)
 	}
 }
 

@@ -26,10 +26,12 @@ const (
 
 // PaymentServiceProps configures PaymentService.
 type PaymentServiceProps struct {
-	Config     Config
-	Network    *Network
-	Database   *Database
-	Keys       *Keys
+	Config   Config
+	Network  *Network
+	Database *Database
+	Keys     *Keys
+	// Queues receive the outbox events the API relays.
+	Queues     *Queues
 	SourceRoot string
 }
 
@@ -83,16 +85,16 @@ func NewPaymentService(scope constructs.Construct, id string, props *PaymentServ
 			}),
 		},
 	})
-	// The task may connect to Aurora as the application role, and nothing
-	// else (SQS for the outbox relay comes with the processing issue).
+	// The task may connect to Aurora as the application role and relay the
+	// outbox to the payment queue, and nothing else.
 	s.TaskRole = NewServiceRole(this, "TaskRole", &ServiceRoleProps{
 		Name: cfg.Name("api-task"), Service: "ecs-tasks.amazonaws.com", Account: account,
-		Statements: []awsiam.PolicyStatement{
+		Statements: append([]awsiam.PolicyStatement{
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid: jsii.String("ConnectAsApplicationRole"), Actions: jsii.Strings("rds-db:connect"),
 				Resources: jsii.Strings(*db.ConnectArn()),
 			}),
-		},
+		}, props.Queues.sendStatements(cfg, props.Keys)...),
 	})
 
 	task := awsecs.NewFargateTaskDefinition(this, jsii.String("Task"), &awsecs.FargateTaskDefinitionProps{
@@ -130,6 +132,7 @@ func NewPaymentService(scope constructs.Construct, id string, props *PaymentServ
 			"DATABASE_USER":        jsii.String(AppDatabaseRole),
 			"DATABASE_MAX_CONNS":   jsii.String(strconv.Itoa(maxConnsPerPool)),
 			"AWS_REGION":           jsii.String(region),
+			"OUTBOX_QUEUE_URL":     props.Queues.Payments.QueueUrl(),
 		},
 		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
 			LogGroup:     s.LogGroup,

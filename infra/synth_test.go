@@ -380,7 +380,7 @@ func TestResourceCounts(t *testing.T) {
 		"PaymentsKeys-" + testSuffix:    12,
 		"PaymentsNetwork-" + testSuffix: 72,
 		"PaymentsData-" + testSuffix:    42,
-		"PaymentsApp-" + testSuffix:     71,
+		"PaymentsApp-" + testSuffix:     82,
 	}
 	for stack, tmpl := range templates {
 		got := 0
