@@ -75,9 +75,13 @@ func NewStacks(app awscdk.App, cfg Config, sourceRoot string) Stacks {
 	appKeys := keys.ImportInto(s.App)
 	queues := NewQueues(s.App, "Queues", cfg, appKeys)
 	service := NewPaymentService(s.App, "Api", &PaymentServiceProps{Config: cfg, Network: network, Database: database, Keys: appKeys, Queues: queues, SourceRoot: sourceRoot})
-	NewProcessor(s.App, "Processor", &ProcessorProps{Config: cfg, Network: network, Database: database, Keys: appKeys, Queues: queues, SourceRoot: sourceRoot})
+	processor := NewProcessor(s.App, "Processor", &ProcessorProps{Config: cfg, Network: network, Database: database, Keys: appKeys, Queues: queues, SourceRoot: sourceRoot})
 	edge := NewEdge(s.App, "Edge", &EdgeProps{Config: cfg, Network: network, Service: service, Keys: appKeys, LogBucketName: cfg.BucketName("logs", cfg.Region)})
 	gateway := NewPaymentsAPI(s.App, "Gateway", &PaymentsAPIProps{Config: cfg, Network: network, Keys: appKeys, Edge: edge, SourceRoot: sourceRoot})
+	NewObservability(s.App, "Observability", &ObservabilityProps{
+		Config: cfg, Keys: appKeys, Thresholds: DefaultAlarmThresholds, API: gateway, Edge: edge,
+		Service: service, Database: database, Queues: queues, Processor: processor,
+	})
 	if !cfg.Production {
 		NewBucketCleaner(s.App, "BucketCleaner", &BucketCleanerProps{
 			Config: cfg, SourceRoot: sourceRoot, LogsKey: appKeys.Logs, Network: network,

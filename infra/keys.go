@@ -68,7 +68,7 @@ func NewKeys(scope constructs.Construct, id string, props *KeysProps) *Keys {
 	k.Database = newDomainKey(this, cfg, "database", "Aurora PostgreSQL storage, snapshots and Performance Insights")
 	k.Documents = newDomainKey(this, cfg, "documents", "payment documents in S3")
 	k.Logs = newDomainKey(this, cfg, "logs", "CloudWatch Logs groups, including audit logs", logsServiceStatement(cfg, cfg.Region))
-	k.Messaging = newDomainKey(this, cfg, "messaging", "SQS payment queues and SNS alarm topics")
+	k.Messaging = newDomainKey(this, cfg, "messaging", "SQS payment queues and SNS alarm topics", cloudWatchAlarmsStatement(cfg))
 	k.Secrets = newDomainKey(this, cfg, "secrets", "Secrets Manager database credentials and API keys")
 	k.Compute = newDomainKey(this, cfg, "compute", "EBS volumes of the NAT instances")
 	return k
@@ -118,6 +118,20 @@ func newDomainKey(scope constructs.Construct, cfg Config, domain, purpose string
 		PendingWindow:     awscdk.Duration_Days(&pending),
 		Policy:            awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &statements}),
 		RemovalPolicy:     cfg.RemovalPolicy(),
+	})
+}
+
+// cloudWatchAlarmsStatement lets CloudWatch alarms publish to the
+// KMS-encrypted alarm topic (Amazon SNS developer guide, "Configure KMS
+// permissions for AWS services"): the two actions SNS needs, only for calls
+// CloudWatch makes on behalf of this account.
+func cloudWatchAlarmsStatement(cfg Config) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsToEncryptedTopic"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": cfg.Account}},
 	})
 }
 

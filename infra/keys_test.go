@@ -32,14 +32,22 @@ func TestKeysRotateAndCarryTheSuffix(t *testing.T) {
 }
 
 // CloudWatch Logs may use a logs key only for this environment's log groups
-// in its own region, and no other key admits a service principal.
+// in its own region; CloudWatch may publish alarms with the messaging key
+// only for this account; no other key admits a service principal.
 func TestKeyPoliciesScopeServicePrincipals(t *testing.T) {
-	services := 0
+	services, cloudwatch := 0, 0
 	for _, k := range resources("AWS::KMS::Key") {
 		for _, raw := range k.Properties["KeyPolicy"].(map[string]any)["Statement"].([]any) {
 			s := raw.(map[string]any)
 			principal, _ := s["Principal"].(map[string]any)
 			if principal["Service"] == nil {
+				continue
+			}
+			if principal["Service"] == "cloudwatch.amazonaws.com" {
+				cloudwatch++
+				if jsonOf(s["Condition"]) != `{"StringEquals":{"aws:SourceAccount":"`+cfg.Account+`"}}` || jsonOf(s["Action"]) != `["kms:Decrypt","kms:GenerateDataKey"]` {
+					t.Errorf("%s: CloudWatch statement %s", k, jsonOf(s))
+				}
 				continue
 			}
 			services++
@@ -63,7 +71,7 @@ func TestKeyPoliciesScopeServicePrincipals(t *testing.T) {
 			}
 		}
 	}
-	if services != 2 {
-		t.Errorf("got %d service-principal statements, want exactly the two logs ones", services)
+	if services != 2 || cloudwatch != 1 {
+		t.Errorf("got %d logs and %d CloudWatch statements, want the two logs keys' and the messaging key's", services, cloudwatch)
 	}
 }

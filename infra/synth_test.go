@@ -256,6 +256,7 @@ func TestEveryNamedResourceCarriesTheSuffix(t *testing.T) {
 		"DeviceName":   true, // block device names, e.g. /dev/xvda
 		"ServiceName":  true, // VPC endpoint services, e.g. com.amazonaws.ap-southeast-1.sqs
 		"DatabaseName": true, // the database inside this environment's own cluster
+		"MetricName":   true, // metrics are selected by their dimensions, which carry the suffix
 	}
 	// Names scoped inside their parent resource, which carries the suffix.
 	scoped := map[string]string{"AWS::ApiGateway::Stage": "StageName", "AWS::ApiGateway::Model": "Name"}
@@ -380,7 +381,7 @@ func TestResourceCounts(t *testing.T) {
 		"PaymentsKeys-" + testSuffix:    12,
 		"PaymentsNetwork-" + testSuffix: 72,
 		"PaymentsData-" + testSuffix:    42,
-		"PaymentsApp-" + testSuffix:     82,
+		"PaymentsApp-" + testSuffix:     92,
 	}
 	for stack, tmpl := range templates {
 		got := 0
