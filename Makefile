@@ -93,3 +93,7 @@ bench-api: postgres ## benchmark the API against pgbench running the same transa
 .PHONY: dev-certs
 dev-certs: ## create a test CA and client certificate in certs/ (ignored by git) for a non-production truststore
 	go run ./cmd/devcerts
+
+.PHONY: bench-processor
+bench-processor: postgres ## settle payments through the processor handler vs raw SQL of the same transaction, as a ratio
+	PROCESSOR_BENCH=1 go test -count=1 -run TestProcessorThroughput -v ./cmd/processor | grep -v '^=== RUN\|^--- PASS\|^PASS'
