@@ -26,16 +26,7 @@ import (
 
 var server *pgtest.Server
 
-func TestMain(m *testing.M) {
-	var err error
-	if server, err = pgtest.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "pgtest:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	server.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.RunTests(m, &server)) }
 
 // api is a running API over its own freshly migrated database.
 type api struct {

@@ -20,16 +20,7 @@ import (
 
 var server *pgtest.Server
 
-func TestMain(m *testing.M) {
-	var err error
-	if server, err = pgtest.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "pgtest:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	server.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.RunTests(m, &server)) }
 
 // fakeQueue records every message body; reject names entry ids it fails.
 type fakeQueue struct {

@@ -189,3 +189,18 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// RunTests is a test package's TestMain body: it starts a server into
+// *server, runs the tests, stops the server and returns the exit code.
+//
+//	func TestMain(m *testing.M) { os.Exit(pgtest.RunTests(m, &server)) }
+func RunTests(m *testing.M, server **Server) int {
+	s, err := Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		return 1
+	}
+	*server = s
+	defer s.Stop()
+	return m.Run()
+}
