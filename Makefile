@@ -66,15 +66,14 @@ diff: deps ## compare the synthesized stacks with what is deployed (needs AWS cr
 	cdk diff --all --no-notices $(CDK_FLAGS)
 
 .PHONY: bootstrap
-bootstrap: deps ## bootstrap the CDK toolkit in the primary and replica regions (needs AWS credentials)
-	account=$$(aws sts get-caller-identity --query Account --output text); \
-	replica=$$(jq -r '.context.replicaRegion' cdk.json); \
-	cdk bootstrap --no-notices aws://$$account/ap-southeast-1 aws://$$account/$$replica
+bootstrap: deps ## bootstrap the CDK toolkit in every environment the app uses (primary and replica region; needs AWS credentials)
+	cdk bootstrap --no-notices $(CDK_FLAGS)
 
 .PHONY: deploy
-deploy: bootstrap ## deploy every stack of ENV (default dev), in dependency order
+deploy: bootstrap ## deploy every stack of ENV (default dev) in dependency order; writes cfn-outputs/flat-outputs.json
 	mkdir -p cfn-outputs
 	cdk deploy --all --no-notices --require-approval never $(CDK_FLAGS) --outputs-file cfn-outputs/all-outputs.json
+	go run ./cmd/flatoutputs cfn-outputs/all-outputs.json cfn-outputs/flat-outputs.json
 
 .PHONY: destroy
 destroy: deps ## destroy every stack of ENV (non-production environments leave nothing behind)
