@@ -52,14 +52,14 @@ func NewStacks(app awscdk.App, cfg Config, sourceRoot string) Stacks {
 	storage := NewStorage(s.Data, "Storage", &StorageProps{Config: cfg, Keys: dataKeys, ReplicaKeyArn: replica.Key.KeyArn()})
 	if !cfg.Production {
 		NewBucketCleaner(s.Data, "BucketCleaner", &BucketCleanerProps{
-			Config: cfg, SourceRoot: sourceRoot, LogsKey: dataKeys.Logs, Network: network,
+			Name: "data", Config: cfg, SourceRoot: sourceRoot, LogsKey: dataKeys.Logs, Network: network,
 			Buckets: []CleanedBucket{
 				{Name: cfg.BucketName("docs", cfg.Region), Bucket: storage.Documents},
 				{Name: cfg.BucketName("logs", cfg.Region), Bucket: storage.LogBucket},
 			},
 		})
 		NewBucketCleaner(s.Replica, "BucketCleaner", &BucketCleanerProps{
-			Config: cfg, SourceRoot: sourceRoot, LogsKey: replica.LogsKey,
+			Name: "replica", Config: cfg, SourceRoot: sourceRoot, LogsKey: replica.LogsKey,
 			Buckets: []CleanedBucket{
 				{Name: cfg.BucketName("docs", cfg.ReplicaRegion), Bucket: replica.Bucket},
 				{Name: cfg.BucketName("logs", cfg.ReplicaRegion), Bucket: replica.LogBucket},
@@ -69,7 +69,7 @@ func NewStacks(app awscdk.App, cfg Config, sourceRoot string) Stacks {
 	// Replication is configured against a bucket that must already exist.
 	s.Data.Node().AddDependency(s.Replica)
 
-	s.App = newStack("App", cfg.Region, "Payments platform: payment API on ECS Fargate behind an ALB and WAF (stateless)", false)
+	s.App = newStack("App", cfg.Region, "Payments platform: API Gateway (mTLS), WAF, ALB, the payment API on ECS Fargate, queues, processor, dashboard and alarms (stateless)", false)
 	// The ALB checks at creation that it may write to the log bucket.
 	s.App.Node().AddDependency(s.Data)
 	appKeys := keys.ImportInto(s.App)
@@ -84,7 +84,7 @@ func NewStacks(app awscdk.App, cfg Config, sourceRoot string) Stacks {
 	})
 	if !cfg.Production {
 		NewBucketCleaner(s.App, "BucketCleaner", &BucketCleanerProps{
-			Config: cfg, SourceRoot: sourceRoot, LogsKey: appKeys.Logs, Network: network,
+			Name: "app", Config: cfg, SourceRoot: sourceRoot, LogsKey: appKeys.Logs, Network: network,
 			Buckets: []CleanedBucket{{Name: cfg.BucketName("truststore", cfg.Region), Bucket: gateway.Truststore}},
 		})
 	}

@@ -14,6 +14,9 @@ import (
 
 // BucketCleanerProps configures BucketCleaner.
 type BucketCleanerProps struct {
+	// Name distinguishes the cleaner of each stack (e.g. "data"): its role
+	// name is account-wide, its function and log group region-wide.
+	Name       string
 	Config     Config
 	SourceRoot string
 	LogsKey    awskms.IKey
@@ -55,7 +58,7 @@ func NewBucketCleaner(scope constructs.Construct, id string, props *BucketCleane
 		Config:              cfg,
 		SourceRoot:          props.SourceRoot,
 		Package:             "./cmd/bucketcleaner",
-		Name:                "bucketcleaner",
+		Name:                "bucketcleaner-" + props.Name,
 		Description:         "Empties this environment's buckets when a non-production stack is deleted",
 		Timeout:             awscdk.Duration_Minutes(jsii.Number(15)),
 		ReservedConcurrency: 2,

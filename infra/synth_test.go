@@ -281,6 +281,35 @@ func TestEveryNamedResourceCarriesTheSuffix(t *testing.T) {
 	}
 }
 
+// Physical names never collide within the environment: IAM names are
+// account-wide, the others region-wide (two stacks creating the same name
+// would fail the second deployment, which no template check of one stack
+// sees).
+func TestPhysicalNamesAreUnique(t *testing.T) {
+	seen := map[string]string{}
+	for _, r := range resources() {
+		region := infra.PrimaryRegion
+		if r.stack == *stacks.Replica.StackName() {
+			region = cfg.ReplicaRegion
+		}
+		for prop, v := range r.Properties {
+			name, ok := v.(string)
+			if !ok || !(strings.HasSuffix(prop, "Name") || prop == "AliasName") || prop == "DeviceName" || prop == "ServiceName" || prop == "MetricName" || prop == "DatabaseName" {
+				continue
+			}
+			scope := "@" + region
+			if strings.HasPrefix(r.Type, "AWS::IAM::") || r.Type == "AWS::S3::Bucket" {
+				scope = "" // account-wide (bucket names are global)
+			}
+			key := r.Type + "." + prop + "=" + name + scope
+			if other, dup := seen[key]; dup {
+				t.Errorf("%s and %s both name a %s %q", other, r, r.Type, name)
+			}
+			seen[key] = r.String()
+		}
+	}
+}
+
 // A non-production environment must be destroyable: nothing is retained.
 func TestNoRetainOutsideProduction(t *testing.T) {
 	if cfg.Production {
