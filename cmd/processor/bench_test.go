@@ -43,14 +43,15 @@ func TestProcessorThroughput(t *testing.T) {
 		}
 		return ids
 	}
-	run := func(ids []string, work func(chunk []string)) float64 {
+	// run spreads chunks of 10 over n goroutines.
+	run := func(ids []string, n int, work func(chunk []string)) float64 {
 		start := time.Now()
 		var wg sync.WaitGroup
-		for w := range workers {
+		for w := range n {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for i := w * 10; i < len(ids); i += workers * 10 {
+				for i := w * 10; i < len(ids); i += n * 10 {
 					work(ids[i:min(i+10, len(ids))])
 				}
 			}()
@@ -60,7 +61,9 @@ func TestProcessorThroughput(t *testing.T) {
 	}
 
 	baselineIDs, handlerIDs := seed(), seed()
-	baseline := run(baselineIDs, func(chunk []string) {
+	// The baseline runs at the handler's database concurrency: workers
+	// invocations, each settling recordConcurrency records at once.
+	baseline := run(baselineIDs, workers*recordConcurrency, func(chunk []string) {
 		for _, id := range chunk {
 			if err := rawSettle(ctx, f.pool, id); err != nil {
 				t.Error(err)
@@ -73,7 +76,7 @@ func TestProcessorThroughput(t *testing.T) {
 		metrics:   emf.New(io.Discard, MetricNamespace, map[string]string{"Environment": "bench"}),
 		log:       slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now,
 	}
-	through := run(handlerIDs, func(chunk []string) {
+	through := run(handlerIDs, workers, func(chunk []string) {
 		event := &events.SQSEvent{}
 		for _, id := range chunk {
 			event.Records = append(event.Records, events.SQSMessage{MessageId: id, Body: `{"id":"` + id + `"}`})
@@ -87,7 +90,7 @@ func TestProcessorThroughput(t *testing.T) {
 	if unsettled != 0 {
 		t.Fatalf("%d payments not settled", unsettled)
 	}
-	fmt.Printf("processor benchmark: %d payments per run, %d workers, PostgreSQL on loopback\n", perRun, workers)
+	fmt.Printf("processor benchmark: %d payments per run, %d invocations x %d records at once, PostgreSQL on loopback\n", perRun, workers, recordConcurrency)
 	fmt.Printf("  raw SQL, same statements  %7.0f payments/s\n", baseline)
 	fmt.Printf("  handler (batches of 10)   %7.0f payments/s\n", through)
 	fmt.Printf("  ratio handler / raw SQL   %7.2f\n", through/baseline)

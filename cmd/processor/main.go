@@ -16,6 +16,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -44,11 +45,30 @@ type handler struct {
 	now       func() time.Time
 }
 
-// handle processes every record and reports the failures.
+// recordConcurrency is how many records of a batch are processed at once:
+// the records are independent (duplicates are resolved by the conditional
+// updates), and the database pool has this many connections.
+const recordConcurrency = 4
+
+// handle processes every record, recordConcurrency at a time, and reports
+// the failures.
 func (h handler) handle(ctx context.Context, event *events.SQSEvent) (events.SQSEventResponse, error) {
+	failed := make([]bool, len(event.Records))
+	slots := make(chan struct{}, recordConcurrency)
+	var wg sync.WaitGroup
+	for i, record := range event.Records {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			failed[i] = h.processRecord(ctx, record) != nil
+		}()
+	}
+	wg.Wait()
 	var resp events.SQSEventResponse
-	for _, record := range event.Records {
-		if err := h.processRecord(ctx, record); err != nil {
+	for i, record := range event.Records {
+		if failed[i] {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: record.MessageId})
 		}
 	}
@@ -111,14 +131,14 @@ func main() {
 
 func run(logger *slog.Logger) error {
 	ctx := context.Background()
-	cfg := postgres.PoolConfig{DSN: os.Getenv("DATABASE_URL"), MaxConns: 4}
+	cfg := postgres.PoolConfig{DSN: os.Getenv("DATABASE_URL"), MaxConns: recordConcurrency}
 	if cfg.DSN == "" {
 		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 		if err != nil {
 			return err
 		}
 		cfg = postgres.PoolConfig{Host: os.Getenv("DATABASE_WRITER_HOST"), Port: 5432, Database: "payments", User: "payments_app",
-			Region: awsCfg.Region, Credentials: awsCfg.Credentials, MaxConns: 4}
+			Region: awsCfg.Region, Credentials: awsCfg.Credentials, MaxConns: recordConcurrency}
 	}
 	pool, err := postgres.NewPool(ctx, cfg)
 	if err != nil {

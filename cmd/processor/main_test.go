@@ -106,9 +106,18 @@ func TestSettlement(t *testing.T) {
 	if fee != payments.Fee(1250) || merchant != 1250-payments.Fee(1250) {
 		t.Errorf("fee %d merchant %d", fee, merchant)
 	}
+	// Records are processed concurrently: one line per record, in any order.
 	lines := strings.Split(strings.TrimSpace(f.metrics.String()), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[0], `"PaymentsSettled":1`) || !strings.Contains(lines[0], `"ProcessingTime":`) ||
-		!strings.Contains(lines[1], `"PaymentsDeclined":1`) {
+	settledLine, declinedLine := 0, 0
+	for _, line := range lines {
+		if strings.Contains(line, `"PaymentsSettled":1`) && strings.Contains(line, `"ProcessingTime":`) {
+			settledLine++
+		}
+		if strings.Contains(line, `"PaymentsDeclined":1`) {
+			declinedLine++
+		}
+	}
+	if len(lines) != 2 || settledLine != 1 || declinedLine != 1 {
 		t.Errorf("metric records:\n%s", f.metrics.String())
 	}
 }
