@@ -61,12 +61,7 @@ func NewPaymentsAPI(scope constructs.Construct, id string, props *PaymentsAPIPro
 	cfg := props.Config
 	a := &PaymentsAPI{Construct: this}
 
-	a.AccessLogs = awslogs.NewLogGroup(this, jsii.String("AccessLogs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String(cfg.LogGroupName("apigateway-access")),
-		Retention:     AuditLogRetention,
-		EncryptionKey: props.Keys.Logs,
-		RemovalPolicy: cfg.RemovalPolicy(),
-	})
+	a.AccessLogs = newAuditLogGroup(this, "AccessLogs", cfg, jsii.String(cfg.LogGroupName("apigateway-access")), props.Keys.Logs)
 	a.RestAPI = apigw.NewRestApi(this, jsii.String("RestApi"), &apigw.RestApiProps{
 		RestApiName:               jsii.String(cfg.Name("api")),
 		Description:               jsii.String("Payments API: reachable only through the mutual-TLS custom domain"),
@@ -92,12 +87,7 @@ func NewPaymentsAPI(scope constructs.Construct, id string, props *PaymentsAPIPro
 	cloudWatchRole(this, cfg, a.RestAPI)
 	// API Gateway would create its execution-log group itself, unencrypted
 	// and kept forever; created here it is like every other log group.
-	awslogs.NewLogGroup(this, jsii.String("ExecutionLogs"), &awslogs.LogGroupProps{
-		LogGroupName:  awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("API-Gateway-Execution-Logs_"), a.RestAPI.RestApiId(), jsii.String("/" + apiStage)}),
-		Retention:     AuditLogRetention,
-		EncryptionKey: props.Keys.Logs,
-		RemovalPolicy: cfg.RemovalPolicy(),
-	})
+	newAuditLogGroup(this, "ExecutionLogs", cfg, awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("API-Gateway-Execution-Logs_"), a.RestAPI.RestApiId(), jsii.String("/" + apiStage)}), props.Keys.Logs)
 
 	addRoutes(this, cfg, a.RestAPI, props.Edge)
 	a.UsagePlan, a.APIKeySecret = usagePlanAndKey(this, cfg, props, a.RestAPI)
@@ -171,32 +161,26 @@ func addRoutes(scope constructs.Construct, cfg Config, api apigw.RestApi, edge *
 		RequestValidatorName: jsii.String(cfg.Name("validator")), ValidateRequestBody: jsii.Bool(true), ValidateRequestParameters: jsii.Bool(true),
 	})
 
-	v1 := api.Root().AddResource(jsii.String("v1"), nil)
-	paymentsResource := v1.AddResource(jsii.String("payments"), nil)
-	paymentsResource.AddMethod(jsii.String("POST"), apigw.NewHttpIntegration(jsii.String(target+"/v1/payments"), &apigw.HttpIntegrationProps{
-		HttpMethod: jsii.String("POST"), Proxy: jsii.Bool(true),
-		Options: &apigw.IntegrationOptions{
-			RequestParameters: parameters(map[string]*string{"integration.request.header.Idempotency-Key": jsii.String("method.request.header.Idempotency-Key")}),
-			Timeout:           awscdk.Duration_Seconds(jsii.Number(29)),
-		},
-	}), &apigw.MethodOptions{
-		ApiKeyRequired:    jsii.Bool(true),
-		RequestValidator:  validator,
-		RequestModels:     &map[string]apigw.IModel{"application/json": model},
-		RequestParameters: &map[string]*bool{"method.request.header.Idempotency-Key": jsii.Bool(true)},
-	})
-	payment := paymentsResource.AddResource(jsii.String("{id}"), nil)
-	payment.AddMethod(jsii.String("GET"), apigw.NewHttpIntegration(jsii.String(target+"/v1/payments/{id}"), &apigw.HttpIntegrationProps{
-		HttpMethod: jsii.String("GET"), Proxy: jsii.Bool(true),
-		Options: &apigw.IntegrationOptions{
-			RequestParameters: parameters(map[string]*string{"integration.request.path.id": jsii.String("method.request.path.id")}),
-			Timeout:           awscdk.Duration_Seconds(jsii.Number(29)),
-		},
-	}), &apigw.MethodOptions{
-		ApiKeyRequired:    jsii.Bool(true),
-		RequestValidator:  validator,
-		RequestParameters: &map[string]*bool{"method.request.path.id": jsii.Bool(true)},
-	})
+	// proxy is an HTTPS proxy method to the same path on the ALB, behind an
+	// API key and the validator; extra maps method parameters through.
+	proxy := func(resource apigw.IResource, method, path string, extra map[string]*string, options *apigw.MethodOptions) {
+		options.ApiKeyRequired = jsii.Bool(true)
+		options.RequestValidator = validator
+		resource.AddMethod(jsii.String(method), apigw.NewHttpIntegration(jsii.String(target+path), &apigw.HttpIntegrationProps{
+			HttpMethod: jsii.String(method), Proxy: jsii.Bool(true),
+			Options: &apigw.IntegrationOptions{RequestParameters: parameters(extra), Timeout: awscdk.Duration_Seconds(jsii.Number(29))},
+		}), options)
+	}
+	paymentsResource := api.Root().AddResource(jsii.String("v1"), nil).AddResource(jsii.String("payments"), nil)
+	proxy(paymentsResource, "POST", "/v1/payments",
+		map[string]*string{"integration.request.header.Idempotency-Key": jsii.String("method.request.header.Idempotency-Key")},
+		&apigw.MethodOptions{
+			RequestModels:     &map[string]apigw.IModel{"application/json": model},
+			RequestParameters: &map[string]*bool{"method.request.header.Idempotency-Key": jsii.Bool(true)},
+		})
+	proxy(paymentsResource.AddResource(jsii.String("{id}"), nil), "GET", "/v1/payments/{id}",
+		map[string]*string{"integration.request.path.id": jsii.String("method.request.path.id")},
+		&apigw.MethodOptions{RequestParameters: &map[string]*bool{"method.request.path.id": jsii.Bool(true)}})
 }
 
 // usagePlanAndKey creates the usage plan (1000 req/s and a monthly quota),
@@ -289,19 +273,12 @@ func usagePlanAndKey(scope constructs.Construct, cfg Config, props *PaymentsAPIP
 // domain with mutual TLS, the base path mapping and the DNS alias.
 func mtlsDomain(scope constructs.Construct, cfg Config, props *PaymentsAPIProps, api apigw.RestApi) (awss3.Bucket, apigw.DomainName) {
 	bucketName := cfg.BucketName("truststore", cfg.Region)
-	bucket := awss3.NewBucket(scope, jsii.String("Truststore"), &awss3.BucketProps{
-		BucketName:        jsii.String(bucketName),
-		Encryption:        awss3.BucketEncryption_S3_MANAGED,
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-		EnforceSSL:        jsii.Bool(true),
-		MinimumTLSVersion: jsii.Number(1.2),
-		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		Versioned:         jsii.Bool(true),
-		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Id: jsii.String("expire-old-truststores"), NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(365)),
-		}},
-		RemovalPolicy: cfg.RemovalPolicy(),
-	})
+	bucketProps := privateBucketProps(cfg, bucketName)
+	bucketProps.Encryption = awss3.BucketEncryption_S3_MANAGED
+	bucketProps.LifecycleRules = &[]*awss3.LifecycleRule{{
+		Id: jsii.String("expire-old-truststores"), NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(365)),
+	}}
+	bucket := awss3.NewBucket(scope, jsii.String("Truststore"), bucketProps)
 	pem, err := cfg.TruststorePEM()
 	if err != nil {
 		panic(fmt.Sprintf("mtlsTruststore: %v", err)) // LoadConfig checked the file; it vanished since

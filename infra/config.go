@@ -44,13 +44,6 @@ const (
 	KeyAPIBurstLimit                = "apiBurstLimit"
 )
 
-// ContextKeys lists every key Config reads, in the order the README documents them.
-var ContextKeys = []string{
-	KeyEnvironmentSuffix, KeyAccount, KeyReplicaRegion, KeyProduction, KeyVpcCidr,
-	KeyDomainName, KeyHostedZoneID, KeyHostedZoneName, KeyMtlsTruststore, KeyAPIKeySecretArn,
-	KeyDBInstanceClass, KeyDocumentVersionRetentionDays, KeyAPITaskCPU, KeyAPITaskMemory, KeyAPIBurstLimit,
-}
-
 // Config is the typed environment configuration every construct reads. It is
 // built only by LoadConfig, so a Config value is always valid.
 type Config struct {

@@ -68,12 +68,7 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 
 	// RDS exports into a group it names itself; creating it first lets us
 	// encrypt it and keep it 2557 days.
-	d.LogGroup = awslogs.NewLogGroup(this, jsii.String("PostgresLog"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String("/aws/rds/cluster/" + clusterID + "/postgresql"),
-		Retention:     AuditLogRetention,
-		EncryptionKey: keys.Logs,
-		RemovalPolicy: cfg.RemovalPolicy(),
-	})
+	d.LogGroup = newAuditLogGroup(this, "PostgresLog", cfg, jsii.String("/aws/rds/cluster/"+clusterID+"/postgresql"), keys.Logs)
 
 	monitoringRole := NewServiceRole(this, "MonitoringRole", &ServiceRoleProps{
 		Name:    cfg.Name("db-monitoring"),
@@ -239,12 +234,7 @@ func newDatabaseBootstrap(scope constructs.Construct, cfg Config, network *Netwo
 	})
 	(&Database{Cluster: cluster}).AllowFrom(fn.SecurityGroup, "dbinit bootstraps the schema")
 
-	providerLogs := awslogs.NewLogGroup(scope, jsii.String("InitProviderLog"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String(cfg.LogGroupName("lambda/dbinit-provider")),
-		Retention:     AuditLogRetention,
-		EncryptionKey: keys.Logs,
-		RemovalPolicy: cfg.RemovalPolicy(),
-	})
+	providerLogs := newAuditLogGroup(scope, "InitProviderLog", cfg, jsii.String(cfg.LogGroupName("lambda/dbinit-provider")), keys.Logs)
 	providerSG := awsec2.NewSecurityGroup(scope, jsii.String("InitProviderSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:               network.Vpc,
 		SecurityGroupName: jsii.String(cfg.Name("dbinit-provider")),

@@ -285,12 +285,7 @@ func newWebACL(scope constructs.Construct, cfg Config, keys *Keys, originValue s
 		VisibilityConfig: visibility(cfg.Name("edge")),
 	})
 
-	logs := awslogs.NewLogGroup(scope, jsii.String("WafLogGroup"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String(cfg.WafLogGroupName()),
-		Retention:     AuditLogRetention,
-		EncryptionKey: keys.Logs,
-		RemovalPolicy: cfg.RemovalPolicy(),
-	})
+	logs := newAuditLogGroup(scope, "WafLogGroup", cfg, jsii.String(cfg.WafLogGroupName()), keys.Logs)
 	redact := func(header string) any {
 		return &waf.CfnLoggingConfiguration_FieldToMatchProperty{SingleHeader: map[string]any{"Name": header}}
 	}

@@ -111,12 +111,7 @@ func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps
 	name := cfg.Name(props.Name)
 	f := &GoFunction{Construct: this}
 
-	f.LogGroup = awslogs.NewLogGroup(this, jsii.String("LogGroup"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String(cfg.LogGroupName("lambda/" + props.Name)),
-		Retention:     AuditLogRetention,
-		EncryptionKey: props.LogsKey,
-		RemovalPolicy: cfg.RemovalPolicy(),
-	})
+	f.LogGroup = newAuditLogGroup(this, "LogGroup", cfg, jsii.String(cfg.LogGroupName("lambda/"+props.Name)), props.LogsKey)
 	var securityGroups *[]awsec2.ISecurityGroup
 	if props.Vpc != nil {
 		f.SecurityGroup = awsec2.NewSecurityGroup(this, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{

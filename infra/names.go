@@ -4,6 +4,9 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
 )
 
 // Every physical name is derived here so that the environment suffix can
@@ -51,6 +54,18 @@ func (c Config) HostName(service string) string {
 	return service + "." + c.EnvironmentSuffix + "." + c.DomainName
 }
 
+// newAuditLogGroup creates a log group the way every log group of this
+// platform is made: encrypted with the logs key and kept exactly 2557 days
+// (AuditLogRetention), retained only in production.
+func newAuditLogGroup(scope constructs.Construct, id string, cfg Config, name *string, key awskms.IKey) awslogs.LogGroup {
+	return awslogs.NewLogGroup(scope, &id, &awslogs.LogGroupProps{
+		LogGroupName:  name,
+		Retention:     AuditLogRetention,
+		EncryptionKey: key,
+		RemovalPolicy: cfg.RemovalPolicy(),
+	})
+}
+
 // RemovalPolicy is RETAIN in production and DESTROY elsewhere: a PR
 // environment must leave nothing behind.
 func (c Config) RemovalPolicy() awscdk.RemovalPolicy {
@@ -58,9 +73,4 @@ func (c Config) RemovalPolicy() awscdk.RemovalPolicy {
 		return awscdk.RemovalPolicy_RETAIN
 	}
 	return awscdk.RemovalPolicy_DESTROY
-}
-
-// Env is the primary region's environment.
-func (c Config) Env() *awscdk.Environment {
-	return &awscdk.Environment{Account: &c.Account, Region: &c.Region}
 }

@@ -151,12 +151,7 @@ func NewNetwork(scope constructs.Construct, id string, props *NetworkProps) *Net
 		})
 	}
 
-	n.FlowLogGroup = awslogs.NewLogGroup(this, jsii.String("FlowLogGroup"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String(cfg.LogGroupName("vpc-flow-logs")),
-		Retention:     AuditLogRetention,
-		EncryptionKey: props.LogsKey,
-		RemovalPolicy: cfg.RemovalPolicy(),
-	})
+	n.FlowLogGroup = newAuditLogGroup(this, "FlowLogGroup", cfg, jsii.String(cfg.LogGroupName("vpc-flow-logs")), props.LogsKey)
 	flowLogRole := NewServiceRole(this, "FlowLogRole", &ServiceRoleProps{
 		Name:    cfg.Name("flow-logs"),
 		Service: "vpc-flow-logs.amazonaws.com",

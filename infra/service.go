@@ -58,12 +58,7 @@ func NewPaymentService(scope constructs.Construct, id string, props *PaymentServ
 		ClusterName:         jsii.String(cfg.Name("cluster")),
 		ContainerInsightsV2: awsecs.ContainerInsights_ENHANCED,
 	})
-	s.LogGroup = awslogs.NewLogGroup(this, jsii.String("LogGroup"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String(cfg.LogGroupName("api")),
-		Retention:     AuditLogRetention,
-		EncryptionKey: props.Keys.Logs,
-		RemovalPolicy: cfg.RemovalPolicy(),
-	})
+	s.LogGroup = newAuditLogGroup(this, "LogGroup", cfg, jsii.String(cfg.LogGroupName("api")), props.Keys.Logs)
 
 	// The image lives in the CDK bootstrap's asset repository (default
 	// qualifier); the execution role may pull from it and nothing else.

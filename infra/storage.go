@@ -18,6 +18,22 @@ func (c Config) BucketName(component, region string) string {
 	return fmt.Sprintf("%s-%s-%s", c.Name(component), c.Account, region)
 }
 
+// privateBucketProps are what every bucket of this platform shares: named
+// with the suffix, versioned, all public access blocked, TLS 1.2+ only, ACLs
+// disabled, destroyed with the stack outside production. Callers add the
+// encryption and the lifecycle.
+func privateBucketProps(cfg Config, name string) *awss3.BucketProps {
+	return &awss3.BucketProps{
+		BucketName:        jsii.String(name),
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:        jsii.Bool(true),
+		MinimumTLSVersion: jsii.Number(1.2),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		Versioned:         jsii.Bool(true),
+		RemovalPolicy:     cfg.RemovalPolicy(),
+	}
+}
+
 // elbLogDeliveryAccounts are the Elastic Load Balancing accounts that write
 // access logs in the regions this platform runs its ALB in (AWS ELB User
 // Guide, "Enable access logs for your Application Load Balancer").
@@ -29,23 +45,16 @@ var elbLogDeliveryAccounts = map[string]string{PrimaryRegion: "114774131450"}
 // exception. Otherwise it is locked down like every bucket, and keeps logs
 // seven years.
 func newLogBucket(scope constructs.Construct, cfg Config, region string) awss3.Bucket {
-	b := awss3.NewBucket(scope, jsii.String("LogBucket"), &awss3.BucketProps{
-		BucketName:        jsii.String(cfg.BucketName("logs", region)),
-		Encryption:        awss3.BucketEncryption_S3_MANAGED,
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-		EnforceSSL:        jsii.Bool(true),
-		MinimumTLSVersion: jsii.Number(1.2),
-		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		Versioned:         jsii.Bool(true),
-		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Id:                                  jsii.String("archive-then-expire-after-seven-years"),
-			Transitions:                         &[]*awss3.Transition{{StorageClass: awss3.StorageClass_GLACIER_INSTANT_RETRIEVAL(), TransitionAfter: awscdk.Duration_Days(jsii.Number(90))}},
-			Expiration:                          awscdk.Duration_Days(jsii.Number(2557)),
-			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(30)),
-			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
-		}},
-		RemovalPolicy: cfg.RemovalPolicy(),
-	})
+	props := privateBucketProps(cfg, cfg.BucketName("logs", region))
+	props.Encryption = awss3.BucketEncryption_S3_MANAGED
+	props.LifecycleRules = &[]*awss3.LifecycleRule{{
+		Id:                                  jsii.String("archive-then-expire-after-seven-years"),
+		Transitions:                         &[]*awss3.Transition{{StorageClass: awss3.StorageClass_GLACIER_INSTANT_RETRIEVAL(), TransitionAfter: awscdk.Duration_Days(jsii.Number(90))}},
+		Expiration:                          awscdk.Duration_Days(jsii.Number(2557)),
+		NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(30)),
+		AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
+	}}
+	b := awss3.NewBucket(scope, jsii.String("LogBucket"), props)
 	// ALB access logs: ap-southeast-1 predates the log-delivery service
 	// principal, so AWS documents its Elastic Load Balancing account as the
 	// writer. Only PutObject, only under the ALB prefix of this account.
@@ -73,33 +82,25 @@ func newLogBucket(scope constructs.Construct, cfg Config, region string) awss3.B
 }
 
 // documentBucketProps are the settings the document bucket and its replica
-// share: versioned, SSE-KMS with Bucket Keys, private, TLS 1.2+ only,
-// ACLs disabled, access logged.
+// share: the private baseline, SSE-KMS with Bucket Keys, access logged.
 func documentBucketProps(cfg Config, region string, key awskms.IKey, logs awss3.IBucket) *awss3.BucketProps {
-	return &awss3.BucketProps{
-		BucketName:             jsii.String(cfg.BucketName("docs", region)),
-		Encryption:             awss3.BucketEncryption_KMS,
-		EncryptionKey:          key,
-		BucketKeyEnabled:       jsii.Bool(true),
-		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
-		EnforceSSL:             jsii.Bool(true),
-		MinimumTLSVersion:      jsii.Number(1.2),
-		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		Versioned:              jsii.Bool(true),
-		ServerAccessLogsBucket: logs,
-		ServerAccessLogsPrefix: jsii.String("s3/docs/"),
-		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Id:          jsii.String("tier-and-expire-versions"),
-			Transitions: &[]*awss3.Transition{{StorageClass: awss3.StorageClass_INFREQUENT_ACCESS(), TransitionAfter: awscdk.Duration_Days(jsii.Number(90))}},
-			NoncurrentVersionTransitions: &[]*awss3.NoncurrentVersionTransition{{
-				StorageClass: awss3.StorageClass_GLACIER_INSTANT_RETRIEVAL(), TransitionAfter: awscdk.Duration_Days(jsii.Number(30)),
-			}},
-			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(cfg.DocumentVersionRetentionDays)),
-			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
-			ExpiredObjectDeleteMarker:           jsii.Bool(true),
+	props := privateBucketProps(cfg, cfg.BucketName("docs", region))
+	props.Encryption = awss3.BucketEncryption_KMS
+	props.EncryptionKey = key
+	props.BucketKeyEnabled = jsii.Bool(true)
+	props.ServerAccessLogsBucket = logs
+	props.ServerAccessLogsPrefix = jsii.String("s3/docs/")
+	props.LifecycleRules = &[]*awss3.LifecycleRule{{
+		Id:          jsii.String("tier-and-expire-versions"),
+		Transitions: &[]*awss3.Transition{{StorageClass: awss3.StorageClass_INFREQUENT_ACCESS(), TransitionAfter: awscdk.Duration_Days(jsii.Number(90))}},
+		NoncurrentVersionTransitions: &[]*awss3.NoncurrentVersionTransition{{
+			StorageClass: awss3.StorageClass_GLACIER_INSTANT_RETRIEVAL(), TransitionAfter: awscdk.Duration_Days(jsii.Number(30)),
 		}},
-		RemovalPolicy: cfg.RemovalPolicy(),
-	}
+		NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(cfg.DocumentVersionRetentionDays)),
+		AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
+		ExpiredObjectDeleteMarker:           jsii.Bool(true),
+	}}
+	return props
 }
 
 // StorageProps configures Storage.
