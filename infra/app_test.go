@@ -1,6 +1,7 @@
 package infra_test
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,20 +163,27 @@ func TestApiNetworkPaths(t *testing.T) {
 	}
 }
 
-// WAF: our SQLi/XSS rule group over query string, body, URI and headers
-// with URL and HTML-entity decoding, four managed groups, a per-client rate
-// limit, the origin-header rule, and logging with secrets redacted.
+// WAF: our SQLi/XSS rule group over query string, URI and headers (URL
+// and HTML-entity decoding) and the JSON body (JavaScript-escape decoding),
+// answering with a problem body and declaring exactly the capacity it uses;
+// three managed groups after it, a per-client rate limit answering 429, the
+// origin-header rule, and logging with secrets redacted.
 func TestWebAcl(t *testing.T) {
 	group := one(t, appResources("AWS::WAFv2::RuleGroup"), "rule groups").Properties
 	var names []string
 	for _, r := range group["Rules"].([]any) {
 		rule := r.(map[string]any)
-		names = append(names, rule["Name"].(string))
-		if !strings.Contains(jsonOf(rule), `"Type":"URL_DECODE"`) || !strings.Contains(jsonOf(rule), `"Type":"HTML_ENTITY_DECODE"`) {
-			t.Errorf("%s lacks URL and HTML-entity decoding", rule["Name"])
+		name := rule["Name"].(string)
+		names = append(names, name)
+		transforms := `[{"Priority":0,"Type":"URL_DECODE"},{"Priority":1,"Type":"HTML_ENTITY_DECODE"}]`
+		if strings.HasSuffix(name, "Body") {
+			transforms = `[{"Priority":0,"Type":"JS_DECODE"}]`
 		}
-		if jsonOf(rule["Action"]) != `{"Block":{}}` {
-			t.Errorf("%s does not block", rule["Name"])
+		if !strings.Contains(jsonOf(rule), `"TextTransformations":`+transforms) {
+			t.Errorf("%s: transformations are not %s: %s", name, transforms, jsonOf(rule))
+		}
+		if jsonOf(rule["Action"]) != `{"Block":{"CustomResponse":{"CustomResponseBodyKey":"request-blocked","ResponseCode":403}}}` {
+			t.Errorf("%s does not block with the request-blocked problem: %s", name, jsonOf(rule["Action"]))
 		}
 	}
 	slices.Sort(names)
@@ -183,12 +191,32 @@ func TestWebAcl(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Errorf("rules %v, want %v", names, want)
 	}
+	// 3 fields x (SQLi 20 + XSS 40 + 2 x 2 transformations x 10) + the body (20 + 40 + 2 x 10).
+	if got := group["Capacity"]; got != float64(3*100+80) {
+		t.Errorf("rule group capacity %v, want 380", got)
+	}
+	if !strings.Contains(jsonOf(group["CustomResponseBodies"]), `"code\":\"request-blocked\"`) {
+		t.Errorf("rule group lacks the request-blocked body: %s", jsonOf(group["CustomResponseBodies"]))
+	}
 
-	acl := jsonOf(one(t, appResources("AWS::WAFv2::WebACL"), "web ACLs").Properties["Rules"])
+	aclProps := one(t, appResources("AWS::WAFv2::WebACL"), "web ACLs").Properties
+	priorities := map[string]float64{}
+	for _, r := range aclProps["Rules"].([]any) {
+		rule := r.(map[string]any)
+		priorities[rule["Name"].(string)] = rule["Priority"].(float64)
+	}
+	wantPriorities := map[string]float64{
+		"RequireOriginHeader": 0, "RateLimitPerClient": 1, "InjectionRules": 2,
+		"AWSManagedRulesCommonRuleSet": 3, "AWSManagedRulesKnownBadInputsRuleSet": 4, "AWSManagedRulesSQLiRuleSet": 5,
+	}
+	if !maps.Equal(priorities, wantPriorities) {
+		t.Errorf("web ACL rules %v, want %v", priorities, wantPriorities)
+	}
+	acl := jsonOf(aclProps)
 	for _, want := range []string{
-		`"Name":"RequireOriginHeader"`, `"NotStatement"`, `"SingleHeader":{"Name":"x-origin-verify"}`,
-		`"Name":"AWSManagedRulesCommonRuleSet"`, `"Name":"AWSManagedRulesKnownBadInputsRuleSet"`,
-		`"Name":"AWSManagedRulesSQLiRuleSet"`, `"Name":"AWSManagedRulesAmazonIpReputationList"`,
+		`"NotStatement"`, `"SingleHeader":{"Name":"x-origin-verify"}`,
+		`{"Block":{"CustomResponse":{"CustomResponseBodyKey":"forbidden","ResponseCode":403}}}`,
+		`{"Block":{"CustomResponse":{"CustomResponseBodyKey":"rate-limited","ResponseCode":429}}}`,
 		`"RuleGroupReferenceStatement"`, `"RateBasedStatement"`, `"AggregateKeyType":"FORWARDED_IP"`,
 	} {
 		if !strings.Contains(acl, want) {
@@ -230,3 +258,4 @@ func TestDockerContextBuildsTheApi(t *testing.T) {
 		t.Fatalf("cmd/api does not build from the image context: %v\n%s", err, out)
 	}
 }
+

@@ -20,6 +20,16 @@ import (
 // forwards only requests that carry it, and WAF blocks the rest as well.
 const OriginHeader = "x-origin-verify"
 
+// Refusals at the edge are RFC 9457 problems like the service's own, so a
+// client (and the integration tests) can tell who refused and why: the ALB
+// and WAF's origin rule say "forbidden", WAF's injection rules
+// "request-blocked", its rate limit "rate-limited".
+const (
+	forbiddenProblem      = `{"type":"/problems/forbidden","title":"Forbidden","status":403,"detail":"use the API endpoint","code":"forbidden"}`
+	requestBlockedProblem = `{"type":"/problems/request-blocked","title":"Forbidden","status":403,"detail":"the request matched a web application firewall rule","code":"request-blocked"}`
+	rateLimitedProblem    = `{"type":"/problems/rate-limited","title":"Too Many Requests","status":429,"detail":"too many requests from this client; retry after a few minutes","code":"rate-limited"}`
+)
+
 // albAccessLogPrefix is where the ALB writes access logs in the log bucket.
 const albAccessLogPrefix = "alb"
 
@@ -146,7 +156,7 @@ func NewEdge(scope constructs.Construct, id string, props *EdgeProps) *Edge {
 		Open:         jsii.Bool(false),
 		DefaultAction: elb.ListenerAction_FixedResponse(jsii.Number(403), &elb.FixedResponseOptions{
 			ContentType: jsii.String("application/problem+json"),
-			MessageBody: jsii.String(`{"type":"/problems/forbidden","title":"Forbidden","status":403,"detail":"use the API endpoint","code":"forbidden"}`),
+			MessageBody: jsii.String(forbiddenProblem),
 		}),
 	})
 	e.Listener.AddAction(jsii.String("FromApiGateway"), &elb.AddApplicationActionProps{
@@ -167,61 +177,98 @@ func NewEdge(scope constructs.Construct, id string, props *EdgeProps) *Edge {
 	return e
 }
 
+// block is a web ACL block action answering with one of the web ACL's
+// problem bodies.
+func block(status int, body string) *waf.CfnWebACL_RuleActionProperty {
+	return &waf.CfnWebACL_RuleActionProperty{Block: &waf.CfnWebACL_BlockActionProperty{
+		CustomResponse: &waf.CfnWebACL_CustomResponseProperty{ResponseCode: jsii.Number(status), CustomResponseBodyKey: jsii.String(body)},
+	}}
+}
+
 func visibility(name string) *waf.CfnWebACL_VisibilityConfigProperty {
 	return &waf.CfnWebACL_VisibilityConfigProperty{
 		CloudWatchMetricsEnabled: jsii.Bool(true), MetricName: jsii.String(name), SampledRequestsEnabled: jsii.Bool(true),
 	}
 }
 
+// WAF capacity units (WCU) of the web ACL's statements. Above 1,500 WCU a
+// web ACL costs an extra $0.20 per million requests per 500 WCU, which at
+// 1,000 req/s would be about $520 a month: the ACL stays within 1,500.
+const (
+	wcuSqli          = 20
+	wcuXss           = 40
+	wcuTransform     = 10
+	wcuCommonRuleSet = 700
+	wcuKnownBad      = 200
+	wcuSQLiRuleSet   = 200
+	wcuRateBased     = 2
+	wcuByteMatch     = 2
+	webACLFreeWCU    = 1500
+)
+
 // injectionRuleGroup blocks SQL injection and cross-site scripting in the
-// query string, the body, the URI path and every header, after URL and
-// HTML-entity decoding.
-func injectionRuleGroup(scope constructs.Construct, cfg Config) waf.CfnRuleGroup {
+// query string, the URI path and every header after URL and HTML-entity
+// decoding, and in the JSON body after JavaScript-escape decoding (what a
+// JSON decoder undoes: \u0027 is a quote). It returns the group and the
+// capacity it declares, which is exactly what its rules use.
+func injectionRuleGroup(scope constructs.Construct, cfg Config) (waf.CfnRuleGroup, int) {
 	type field struct {
-		name  string
-		match *waf.CfnRuleGroup_FieldToMatchProperty
+		name       string
+		match      *waf.CfnRuleGroup_FieldToMatchProperty
+		transforms []string
 	}
+	urlAndHTML := []string{"URL_DECODE", "HTML_ENTITY_DECODE"}
 	fields := []field{
-		{"QueryString", &waf.CfnRuleGroup_FieldToMatchProperty{QueryString: map[string]any{}}},
-		{"Body", &waf.CfnRuleGroup_FieldToMatchProperty{Body: &waf.CfnRuleGroup_BodyProperty{OversizeHandling: jsii.String("MATCH")}}},
-		{"UriPath", &waf.CfnRuleGroup_FieldToMatchProperty{UriPath: map[string]any{}}},
+		{"QueryString", &waf.CfnRuleGroup_FieldToMatchProperty{QueryString: map[string]any{}}, urlAndHTML},
+		{"Body", &waf.CfnRuleGroup_FieldToMatchProperty{Body: &waf.CfnRuleGroup_BodyProperty{OversizeHandling: jsii.String("MATCH")}}, []string{"JS_DECODE"}},
+		{"UriPath", &waf.CfnRuleGroup_FieldToMatchProperty{UriPath: map[string]any{}}, urlAndHTML},
 		{"Headers", &waf.CfnRuleGroup_FieldToMatchProperty{Headers: &waf.CfnRuleGroup_HeadersProperty{
 			MatchPattern: &waf.CfnRuleGroup_HeaderMatchPatternProperty{All: map[string]any{}},
 			MatchScope:   jsii.String("ALL"), OversizeHandling: jsii.String("MATCH"),
-		}}},
-	}
-	transforms := &[]any{
-		&waf.CfnRuleGroup_TextTransformationProperty{Priority: jsii.Number(0), Type: jsii.String("URL_DECODE")},
-		&waf.CfnRuleGroup_TextTransformationProperty{Priority: jsii.Number(1), Type: jsii.String("HTML_ENTITY_DECODE")},
+		}}, urlAndHTML},
 	}
 	var rules []any
+	capacity := 0
 	for i, f := range fields {
+		var transforms []any
+		for priority, t := range f.transforms {
+			transforms = append(transforms, &waf.CfnRuleGroup_TextTransformationProperty{Priority: jsii.Number(priority), Type: jsii.String(t)})
+		}
 		for j, kind := range []string{"Sqli", "Xss"} {
 			statement := &waf.CfnRuleGroup_StatementProperty{}
 			if kind == "Sqli" {
-				statement.SqliMatchStatement = &waf.CfnRuleGroup_SqliMatchStatementProperty{FieldToMatch: f.match, TextTransformations: transforms}
+				statement.SqliMatchStatement = &waf.CfnRuleGroup_SqliMatchStatementProperty{FieldToMatch: f.match, TextTransformations: &transforms}
+				capacity += wcuSqli
 			} else {
-				statement.XssMatchStatement = &waf.CfnRuleGroup_XssMatchStatementProperty{FieldToMatch: f.match, TextTransformations: transforms}
+				statement.XssMatchStatement = &waf.CfnRuleGroup_XssMatchStatementProperty{FieldToMatch: f.match, TextTransformations: &transforms}
+				capacity += wcuXss
 			}
+			capacity += wcuTransform * len(transforms)
 			name := kind + f.name
 			rules = append(rules, &waf.CfnRuleGroup_RuleProperty{
 				Name: jsii.String(name), Priority: jsii.Number(i*2 + j), Statement: statement,
-				Action:           &waf.CfnRuleGroup_RuleActionProperty{Block: map[string]any{}},
+				// A rule group's Block is untyped JSON to CloudFormation, so
+				// the properties are spelled as CloudFormation spells them.
+				Action: &waf.CfnRuleGroup_RuleActionProperty{Block: map[string]any{
+					"CustomResponse": map[string]any{"ResponseCode": 403, "CustomResponseBodyKey": "request-blocked"},
+				}},
 				VisibilityConfig: &waf.CfnRuleGroup_VisibilityConfigProperty{CloudWatchMetricsEnabled: jsii.Bool(true), MetricName: jsii.String(name), SampledRequestsEnabled: jsii.Bool(true)},
 			})
 		}
 	}
-	return waf.NewCfnRuleGroup(scope, jsii.String("InjectionRules"), &waf.CfnRuleGroupProps{
-		Name:  jsii.String(cfg.Name("injection")),
-		Scope: jsii.String("REGIONAL"),
-		// 4 fields x (SQLi 20 + XSS 40 + 2 transformations x 10 each): 400
-		// WCU; the rest is headroom for one more field.
-		Capacity: jsii.Number(500),
+	group := waf.NewCfnRuleGroup(scope, jsii.String("InjectionRules"), &waf.CfnRuleGroupProps{
+		Name:     jsii.String(cfg.Name("injection")),
+		Scope:    jsii.String("REGIONAL"),
+		Capacity: jsii.Number(capacity),
 		Rules:    &rules,
+		CustomResponseBodies: map[string]any{"request-blocked": &waf.CfnRuleGroup_CustomResponseBodyProperty{
+			ContentType: jsii.String("APPLICATION_JSON"), Content: jsii.String(requestBlockedProblem),
+		}},
 		VisibilityConfig: &waf.CfnRuleGroup_VisibilityConfigProperty{
 			CloudWatchMetricsEnabled: jsii.Bool(true), MetricName: jsii.String(cfg.Name("injection")), SampledRequestsEnabled: jsii.Bool(true),
 		},
 	})
+	return group, capacity
 }
 
 // rateLimitPer5Minutes is the per-client request limit. Clients arrive
@@ -229,7 +276,7 @@ func injectionRuleGroup(scope constructs.Construct, cfg Config) waf.CfnRuleGroup
 const rateLimitPer5Minutes = 6000
 
 func newWebACL(scope constructs.Construct, cfg Config, keys *Keys, originValue string) (awslogs.LogGroup, waf.CfnWebACL) {
-	injection := injectionRuleGroup(scope, cfg)
+	injection, injectionWCU := injectionRuleGroup(scope, cfg)
 	managed := func(priority int, name string) *waf.CfnWebACL_RuleProperty {
 		return &waf.CfnWebACL_RuleProperty{
 			Name: jsii.String(name), Priority: jsii.Number(priority),
@@ -252,32 +299,36 @@ func newWebACL(scope constructs.Construct, cfg Config, keys *Keys, originValue s
 					TextTransformations:  &[]any{&waf.CfnWebACL_TextTransformationProperty{Priority: jsii.Number(0), Type: jsii.String("NONE")}},
 				}},
 			}},
-			Action:           &waf.CfnWebACL_RuleActionProperty{Block: map[string]any{}},
+			Action:           block(403, "forbidden"),
 			VisibilityConfig: visibility("RequireOriginHeader"),
 		},
-		managed(1, "AWSManagedRulesAmazonIpReputationList"),
-		managed(2, "AWSManagedRulesCommonRuleSet"),
-		managed(3, "AWSManagedRulesKnownBadInputsRuleSet"),
-		managed(4, "AWSManagedRulesSQLiRuleSet"),
 		&waf.CfnWebACL_RuleProperty{
-			Name: jsii.String("InjectionRules"), Priority: jsii.Number(5),
-			Statement: &waf.CfnWebACL_StatementProperty{RuleGroupReferenceStatement: &waf.CfnWebACL_RuleGroupReferenceStatementProperty{
-				Arn: injection.AttrArn(),
-			}},
-			OverrideAction:   &waf.CfnWebACL_OverrideActionProperty{None: map[string]any{}},
-			VisibilityConfig: visibility("InjectionRules"),
-		},
-		&waf.CfnWebACL_RuleProperty{
-			Name: jsii.String("RateLimitPerClient"), Priority: jsii.Number(6),
+			Name: jsii.String("RateLimitPerClient"), Priority: jsii.Number(1),
 			Statement: &waf.CfnWebACL_StatementProperty{RateBasedStatement: &waf.CfnWebACL_RateBasedStatementProperty{
 				Limit: jsii.Number(rateLimitPer5Minutes), AggregateKeyType: jsii.String("FORWARDED_IP"),
 				ForwardedIpConfig: &waf.CfnWebACL_ForwardedIPConfigurationProperty{
 					HeaderName: jsii.String("X-Forwarded-For"), FallbackBehavior: jsii.String("MATCH"),
 				},
 			}},
-			Action:           &waf.CfnWebACL_RuleActionProperty{Block: map[string]any{}},
+			Action:           block(429, "rate-limited"),
 			VisibilityConfig: visibility("RateLimitPerClient"),
 		},
+		// Our injection rules run before the managed groups that overlap
+		// them (SQLi, the XSS rules of the common set), so that a blocked
+		// injection gets our problem body rather than WAF's bare 403. There
+		// is no IP-reputation group: every request reaches the ALB from API
+		// Gateway, so WAF never sees a client's address as the source.
+		&waf.CfnWebACL_RuleProperty{
+			Name: jsii.String("InjectionRules"), Priority: jsii.Number(2),
+			Statement: &waf.CfnWebACL_StatementProperty{RuleGroupReferenceStatement: &waf.CfnWebACL_RuleGroupReferenceStatementProperty{
+				Arn: injection.AttrArn(),
+			}},
+			OverrideAction:   &waf.CfnWebACL_OverrideActionProperty{None: map[string]any{}},
+			VisibilityConfig: visibility("InjectionRules"),
+		},
+		managed(3, "AWSManagedRulesCommonRuleSet"),
+		managed(4, "AWSManagedRulesKnownBadInputsRuleSet"),
+		managed(5, "AWSManagedRulesSQLiRuleSet"),
 	}
 	acl := waf.NewCfnWebACL(scope, jsii.String("WebAcl"), &waf.CfnWebACLProps{
 		Name:             jsii.String(cfg.Name("edge")),
@@ -285,7 +336,15 @@ func newWebACL(scope constructs.Construct, cfg Config, keys *Keys, originValue s
 		DefaultAction:    &waf.CfnWebACL_DefaultActionProperty{Allow: map[string]any{}},
 		Rules:            &rules,
 		VisibilityConfig: visibility(cfg.Name("edge")),
+		CustomResponseBodies: map[string]any{
+			"forbidden":    &waf.CfnWebACL_CustomResponseBodyProperty{ContentType: jsii.String("APPLICATION_JSON"), Content: jsii.String(forbiddenProblem)},
+			"rate-limited": &waf.CfnWebACL_CustomResponseBodyProperty{ContentType: jsii.String("APPLICATION_JSON"), Content: jsii.String(rateLimitedProblem)},
+		},
 	})
+
+	if wcu := wcuByteMatch + wcuRateBased + injectionWCU + wcuCommonRuleSet + wcuKnownBad + wcuSQLiRuleSet; wcu > webACLFreeWCU {
+		awscdk.Annotations_Of(acl).AddError(jsii.String(fmt.Sprintf("the web ACL needs %d WCU, more than the %d included in its price", wcu, webACLFreeWCU)))
+	}
 
 	logs := newAuditLogGroup(scope, "WafLogGroup", cfg, jsii.String(cfg.WafLogGroupName()), keys.Logs)
 	redact := func(header string) any {
