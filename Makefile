@@ -14,7 +14,7 @@ CDK_FLAGS := -c environmentSuffix=$(ENV) $(CONTEXT)
 
 # Go package roots (`./...` would descend into node_modules, which ships Go
 # template files of `cdk init`).
-GO_PACKAGES := ./cmd/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/...
+GO_PACKAGES := ./cmd/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/...
 
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # No update checks or telemetry from the CLI: synth must not need a network.
@@ -56,6 +56,12 @@ postgres:
 test: deps postgres ## run the unit, template and PostgreSQL tests (no AWS account needed)
 	go vet $(GO_PACKAGES)
 	go test -count=1 $(GO_PACKAGES)
+
+# Run in the package directory so that go test shows the one-line skip (or
+# the failures) even when the package passes.
+.PHONY: integration
+integration: ## check the deployed ENV through cfn-outputs/flat-outputs.json (needs AWS credentials and the client certificate)
+	cd test/integration && go test -count=1 -timeout 30m
 
 .PHONY: bench-synth
 bench-synth: deps ## time the full synth against a one-resource app, as a ratio

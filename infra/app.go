@@ -89,6 +89,19 @@ func NewStacks(app awscdk.App, cfg Config, sourceRoot string) Stacks {
 		})
 	}
 
+	// What the integration tests read from cfn-outputs/flat-outputs.json,
+	// besides the three outputs for people (AlbDnsName, ApiEndpoint,
+	// DashboardUrl): names, no secret values.
+	output := func(stack awscdk.Stack, name, description string, value *string) {
+		awscdk.NewCfnOutput(stack, &name, &awscdk.CfnOutputProps{Value: value, Description: &description})
+	}
+	output(s.Data, "DatabaseClusterIdentifier", "The Aurora cluster", database.Cluster.ClusterIdentifier())
+	output(s.Data, "DatabaseSecretArn", "The Aurora master secret (rotated every 30 days)", database.Cluster.Secret().SecretArn())
+	output(s.Data, "DocumentBucketName", "The document bucket (replicated to the replica region)", storage.Documents.BucketName())
+	output(s.Replica, "ReplicaBucketName", "The replication destination of the document bucket", replica.Bucket.BucketName())
+	output(s.Replica, "ReplicaRegion", "The region of the replica bucket", jsii.String(cfg.ReplicaRegion))
+	output(s.App, "ApiKeySecretArn", "The API key secret (rotated every 30 days)", gateway.APIKeySecret.SecretArn())
+
 	tags := awscdk.Tags_Of(app)
 	tags.Add(jsii.String("Project"), jsii.String("payments"), nil)
 	tags.Add(jsii.String("Environment"), jsii.String(cfg.EnvironmentSuffix), nil)

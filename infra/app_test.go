@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fintech/payments-platform/test/integration"
 )
 
 func appResources(types ...string) []resource { return stackResources(stacks.App, types...) }
@@ -259,3 +261,25 @@ func TestDockerContextBuildsTheApi(t *testing.T) {
 	}
 }
 
+// Every output the integration tests read is produced, by exactly one
+// stack (cmd/flatoutputs refuses a key two stacks share), and no output
+// carries a secret value.
+func TestIntegrationOutputs(t *testing.T) {
+	owner := map[string]string{}
+	for stack, tmpl := range templates {
+		for name, output := range asMap(tmpl["Outputs"]) {
+			if other, ok := owner[name]; ok {
+				t.Errorf("output %s in both %s and %s", name, other, stack)
+			}
+			owner[name] = stack
+			if value := jsonOf(asMap(output)["Value"]); strings.Contains(value, "resolve:secretsmanager") || strings.Contains(value, "SecretString") {
+				t.Errorf("output %s carries a secret value: %s", name, value)
+			}
+		}
+	}
+	for _, key := range integration.Required {
+		if _, ok := owner[key]; !ok {
+			t.Errorf("no stack outputs %s, which the integration tests read", key)
+		}
+	}
+}

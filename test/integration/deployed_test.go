@@ -1,0 +1,357 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/fintech/payments-platform/payments"
+)
+
+// Bounds on asynchronous work. A payment settles through the outbox relay,
+// SQS and the processor Lambda: seconds normally; the processing-p99 alarm
+// fires at 30 s. S3 replication without Replication Time Control has no
+// SLA; most objects replicate within minutes.
+const (
+	settleWithin    = 60 * time.Second
+	replicateWithin = 15 * time.Minute
+)
+
+// The front door: a payment made with a client certificate and an API key
+// is created (201), replays on retry without a second charge, and settles.
+func TestPaymentThroughMutualTLS(t *testing.T) {
+	o := environment(t)
+	api := newAPIClient(t, o, true)
+	key := idempotencyKey(t)
+	body := newPayment("integration " + key)
+
+	created := api.do(t, "POST", "/v1/payments", key, body)
+	if created.status != http.StatusCreated {
+		t.Fatalf("POST /v1/payments: %d %s, want 201", created.status, created.body)
+	}
+	var p payments.Payment
+	if err := json.Unmarshal(created.body, &p); err != nil || p.ID == "" {
+		t.Fatalf("POST /v1/payments: body %s: %v", created.body, err)
+	}
+
+	replay := api.do(t, "POST", "/v1/payments", key, body)
+	var again payments.Payment
+	_ = json.Unmarshal(replay.body, &again)
+	if replay.status != http.StatusCreated || replay.header.Get("Idempotent-Replayed") != "true" || again.ID != p.ID {
+		t.Errorf("retry with the same Idempotency-Key: %d %s (Idempotent-Replayed %q), want the same payment %s replayed",
+			replay.status, replay.body, replay.header.Get("Idempotent-Replayed"), p.ID)
+	}
+
+	deadline := time.Now().Add(settleWithin)
+	for {
+		got := api.do(t, "GET", "/v1/payments/"+p.ID, "", nil)
+		var current payments.Payment
+		if got.status == http.StatusOK && json.Unmarshal(got.body, &current) == nil && current.Status == payments.StatusSettled {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("payment %s not settled within %s: last GET %d %s", p.ID, settleWithin, got.status, got.body)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// Without a client certificate the TLS handshake with the custom domain
+// fails: no HTTP response at all.
+func TestNoClientCertificateFailsHandshake(t *testing.T) {
+	o := environment(t)
+	api := newAPIClient(t, o, false)
+	req := api.request(t, "GET", "/v1/payments/00000000-0000-0000-0000-000000000000", "", nil)
+	resp, err := api.client.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("request without a client certificate got HTTP %d, want a failed TLS handshake", resp.StatusCode)
+	}
+	if !strings.Contains(err.Error(), "tls") {
+		t.Errorf("request without a client certificate failed with %v, want a TLS alert", err)
+	}
+}
+
+// With a certificate but no API key, API Gateway answers 403.
+func TestNoAPIKeyIsForbidden(t *testing.T) {
+	o := environment(t)
+	api := newAPIClient(t, o, true)
+	api.apiKey = ""
+	if got := api.do(t, "POST", "/v1/payments", idempotencyKey(t), newPayment("no api key")); got.status != http.StatusForbidden {
+		t.Errorf("POST without an API key: %d %s, want 403", got.status, got.body)
+	}
+}
+
+// The ALB is public, but refuses what did not come through API Gateway:
+// without the origin header, and with a guessed one.
+func TestALBRefusesDirectRequests(t *testing.T) {
+	o := environment(t)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		// The ALB's certificate names alb.<domain>; its DNS name is AWS's.
+		TLSClientConfig: &tls.Config{ServerName: o.ALBHost(), MinVersion: tls.VersionTLS12},
+	}}
+	for name, origin := range map[string]string{"NoOriginHeader": "", "GuessedOriginHeader": "guess"} {
+		t.Run(name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", "https://"+o["AlbDnsName"]+"/v1/payments", bytes.NewReader(newPayment("direct")))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", idempotencyKey(t))
+			if origin != "" {
+				req.Header.Set("x-origin-verify", origin)
+			}
+			got := send(t, client, req)
+			if got.status != http.StatusForbidden || got.problemCode() != "forbidden" {
+				t.Errorf("direct request to the ALB: %d %s, want 403 with the forbidden problem", got.status, got.body)
+			}
+		})
+	}
+}
+
+// SQL injection and cross-site scripting in a field that passes API
+// Gateway's schema reach WAF, which answers with its own problem.
+func TestWAFBlocksInjection(t *testing.T) {
+	o := environment(t)
+	api := newAPIClient(t, o, true)
+	for name, reference := range map[string]string{
+		"SQLi": "x' OR 1=1; DROP TABLE payments; --",
+		"XSS":  "<script>alert(document.cookie)</script>",
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := api.do(t, "POST", "/v1/payments", idempotencyKey(t), newPayment(reference))
+			if got.status != http.StatusForbidden || got.problemCode() != "request-blocked" {
+				t.Errorf("%s payload: %d %s, want 403 with WAF's request-blocked problem", name, got.status, got.body)
+			}
+		})
+	}
+}
+
+// The dashboard the DashboardUrl output opens exists and shows the
+// transaction metrics our code emits.
+func TestDashboardExists(t *testing.T) {
+	o := environment(t)
+	name, _ := o.DashboardName()
+	cw := cloudwatch.NewFromConfig(awsConfig(t, primaryRegion(t, o)))
+	got, err := cw.GetDashboard(context.Background(), &cloudwatch.GetDashboardInput{DashboardName: &name})
+	if err != nil {
+		t.Fatalf("dashboard %s: %v", name, err)
+	}
+	for _, metric := range []string{"ProcessingTime", "PaymentsSettled", "PaymentsFailed"} {
+		if !strings.Contains(aws.ToString(got.DashboardBody), metric) {
+			t.Errorf("dashboard %s does not show %s", name, metric)
+		}
+	}
+}
+
+// An object written to the document bucket appears in the replica bucket,
+// in the other region, encrypted with KMS there too.
+func TestDocumentsReplicate(t *testing.T) {
+	o := environment(t)
+	ctx := context.Background()
+	source := s3.NewFromConfig(awsConfig(t, primaryRegion(t, o)))
+	replica := s3.NewFromConfig(awsConfig(t, o["ReplicaRegion"]))
+	bucket, replicaBucket := o["DocumentBucketName"], o["ReplicaBucketName"]
+	key := "integration/" + idempotencyKey(t) + ".txt"
+
+	put, err := source.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: strings.NewReader("replication check")})
+	if err != nil {
+		t.Fatalf("put s3://%s/%s: %v", bucket, key, err)
+	}
+	t.Cleanup(func() {
+		source.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &key, VersionId: put.VersionId})
+		replica.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &replicaBucket, Key: &key, VersionId: put.VersionId})
+	})
+	if put.ServerSideEncryption != s3types.ServerSideEncryptionAwsKms {
+		t.Errorf("source object encryption %q, want aws:kms", put.ServerSideEncryption)
+	}
+
+	deadline := time.Now().Add(replicateWithin)
+	for {
+		head, err := source.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key, VersionId: put.VersionId})
+		if err != nil {
+			t.Fatalf("head s3://%s/%s: %v", bucket, key, err)
+		}
+		if head.ReplicationStatus == s3types.ReplicationStatusFailed {
+			t.Fatalf("replication of s3://%s/%s failed", bucket, key)
+		}
+		// S3 documents COMPLETED for a replicated source object; the SDK also
+		// knows COMPLETE.
+		if head.ReplicationStatus == s3types.ReplicationStatusCompleted || head.ReplicationStatus == s3types.ReplicationStatusComplete {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("s3://%s/%s not replicated within %s (status %q)", bucket, key, replicateWithin, head.ReplicationStatus)
+		}
+		time.Sleep(10 * time.Second)
+	}
+	head, err := replica.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &replicaBucket, Key: &key, VersionId: put.VersionId})
+	if err != nil {
+		t.Fatalf("replica s3://%s/%s: %v", replicaBucket, key, err)
+	}
+	if head.ReplicationStatus != s3types.ReplicationStatusReplica || head.ServerSideEncryption != s3types.ServerSideEncryptionAwsKms {
+		t.Errorf("replica: status %q, encryption %q; want REPLICA and aws:kms", head.ReplicationStatus, head.ServerSideEncryption)
+	}
+}
+
+// Both secrets rotate every 30 days.
+func TestSecretsRotateEvery30Days(t *testing.T) {
+	o := environment(t)
+	sm := secretsmanager.NewFromConfig(awsConfig(t, primaryRegion(t, o)))
+	for _, key := range []string{"DatabaseSecretArn", "ApiKeySecretArn"} {
+		t.Run(key, func(t *testing.T) {
+			got, err := sm.DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(o[key])})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rules := got.RotationRules
+			every30 := rules != nil && (aws.ToInt64(rules.AutomaticallyAfterDays) == 30 || aws.ToString(rules.ScheduleExpression) == "rate(30 days)")
+			if !aws.ToBool(got.RotationEnabled) || !every30 || aws.ToString(got.RotationLambdaARN) == "" {
+				t.Errorf("%s: rotation enabled %v, rules %+v, lambda %q; want every 30 days by a rotation Lambda",
+					o[key], aws.ToBool(got.RotationEnabled), rules, aws.ToString(got.RotationLambdaARN))
+			}
+		})
+	}
+}
+
+// The cluster: IAM database authentication on, encrypted, one writer and
+// two readers.
+func TestClusterUsesIAMAuth(t *testing.T) {
+	o := environment(t)
+	client := rds.NewFromConfig(awsConfig(t, primaryRegion(t, o)))
+	got, err := client.DescribeDBClusters(context.Background(), &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(o["DatabaseClusterIdentifier"])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.DBClusters) != 1 {
+		t.Fatalf("%d clusters named %s", len(got.DBClusters), o["DatabaseClusterIdentifier"])
+	}
+	c := got.DBClusters[0]
+	if !aws.ToBool(c.IAMDatabaseAuthenticationEnabled) || !aws.ToBool(c.StorageEncrypted) {
+		t.Errorf("IAM auth %v, storage encrypted %v; want both", aws.ToBool(c.IAMDatabaseAuthenticationEnabled), aws.ToBool(c.StorageEncrypted))
+	}
+	writers := 0
+	for _, m := range c.DBClusterMembers {
+		if aws.ToBool(m.IsClusterWriter) {
+			writers++
+		}
+	}
+	if writers != 1 || len(c.DBClusterMembers) != 3 {
+		t.Errorf("%d members, %d writers; want 1 writer and 2 readers", len(c.DBClusterMembers), writers)
+	}
+}
+
+// apiClient calls the API through its mutual-TLS domain.
+type apiClient struct {
+	client   *http.Client
+	endpoint string
+	apiKey   string
+}
+
+func newAPIClient(t *testing.T, o Outputs, withCertificate bool) *apiClient {
+	t.Helper()
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
+	if withCertificate {
+		tlsConfig.Certificates = []tls.Certificate{clientCertificate(t)}
+	}
+	return &apiClient{
+		client:   &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig}},
+		endpoint: strings.TrimSuffix(o["ApiEndpoint"], "/"),
+		apiKey:   apiKey(t, o),
+	}
+}
+
+// apiKey reads the current API key from its secret, as a client would.
+func apiKey(t *testing.T, o Outputs) string {
+	t.Helper()
+	sm := secretsmanager.NewFromConfig(awsConfig(t, primaryRegion(t, o)))
+	got, err := sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(o["ApiKeySecretArn"])})
+	if err != nil {
+		t.Fatalf("API key secret: %v", err)
+	}
+	var secret struct{ Value string }
+	if err := json.Unmarshal([]byte(aws.ToString(got.SecretString)), &secret); err != nil || secret.Value == "" {
+		t.Fatalf("API key secret has no value field: %v", err)
+	}
+	return secret.Value
+}
+
+func (a *apiClient) request(t *testing.T, method, path, idempotencyKey string, body []byte) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, a.endpoint+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if idempotencyKey != "" {
+		req.Header.Set("Idempotency-Key", idempotencyKey)
+	}
+	if a.apiKey != "" {
+		req.Header.Set("x-api-key", a.apiKey)
+	}
+	return req
+}
+
+func (a *apiClient) do(t *testing.T, method, path, idempotencyKey string, body []byte) response {
+	t.Helper()
+	return send(t, a.client, a.request(t, method, path, idempotencyKey, body))
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// problemCode is the code of an RFC 9457 problem body, "" otherwise.
+func (r response) problemCode() string {
+	var p struct{ Code string }
+	_ = json.Unmarshal(r.body, &p)
+	return p.Code
+}
+
+func send(t *testing.T, client *http.Client, req *http.Request) response {
+	t.Helper()
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the body: %v", req.Method, req.URL, err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: body}
+}
+
+func newPayment(reference string) []byte {
+	body, _ := json.Marshal(map[string]any{
+		"merchantId": "integration-tests", "amount": 1250, "currency": "SGD",
+		"paymentMethodToken": "tok_integration_approve", "reference": reference,
+	})
+	return body
+}
+
+func idempotencyKey(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("it-%d-%s", time.Now().Unix(), hex.EncodeToString(b))
+}
