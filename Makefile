@@ -14,7 +14,7 @@ CDK_FLAGS := -c environmentSuffix=$(ENV) $(CONTEXT)
 
 # Go package roots (`./...` would descend into node_modules, which ships Go
 # template files of `cdk init`).
-GO_PACKAGES := ./cmd/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/...
+GO_PACKAGES := ./cmd/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/... ./diagram/...
 
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # No update checks or telemetry from the CLI: synth must not need a network.
@@ -62,6 +62,17 @@ test: deps postgres ## run the unit, template and PostgreSQL tests (no AWS accou
 .PHONY: integration
 integration: ## check the deployed ENV through cfn-outputs/flat-outputs.json (needs AWS credentials and the client certificate)
 	cd test/integration && go test -count=1 -timeout 30m
+
+# The committed diagram is of the default environment (ENV=dev); a test in
+# infra fails when it no longer matches the app.
+.PHONY: diagram
+diagram: synth ## redraw docs/architecture.{dot,svg} from cdk.out (installs Graphviz from Debian if missing)
+	@command -v dot >/dev/null || { echo "installing Graphviz from Debian"; \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq graphviz >/dev/null; }
+	go run ./cmd/diagram cdk.out > docs/architecture.dot
+	dot -Tsvg docs/architecture.dot -o docs/architecture.svg
+	@echo "wrote docs/architecture.dot and docs/architecture.svg"
 
 .PHONY: bench-synth
 bench-synth: deps ## time the full synth against a one-resource app, as a ratio

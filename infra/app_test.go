@@ -1,6 +1,7 @@
 package infra_test
 
 import (
+	"bytes"
 	"maps"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fintech/payments-platform/diagram"
 	"github.com/fintech/payments-platform/test/integration"
 )
 
@@ -281,5 +283,24 @@ func TestIntegrationOutputs(t *testing.T) {
 		if _, ok := owner[key]; !ok {
 			t.Errorf("no stack outputs %s, which the integration tests read", key)
 		}
+	}
+}
+
+// docs/architecture.dot is what cmd/diagram draws from this app. The tests
+// synthesize the suffix pr123; the committed diagram is of dev.
+func TestArchitectureDiagramIsCurrent(t *testing.T) {
+	assembly, err := diagram.Load(outdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	diagram.Build(assembly).WriteDOT(&out)
+	got := strings.ReplaceAll(out.String(), "pr123", "dev")
+	want, err := os.ReadFile(filepath.Join("..", "docs", "architecture.dot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("docs/architecture.dot no longer matches the app: run `make diagram` and commit docs/architecture.{dot,svg}")
 	}
 }

@@ -86,6 +86,9 @@ func synthesize(overrides map[string]any) (syn *synthesis, err error) {
 		return nil, err
 	}
 	context[infra.KeyEnvironmentSuffix] = testSuffix
+	// As the CLI does: resources carry their construct path (cmd/diagram
+	// reads it).
+	context["aws:cdk:enable-path-metadata"] = true
 	for k, v := range overrides {
 		context[k] = v
 	}

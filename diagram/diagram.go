@@ -1,0 +1,607 @@
+// Package diagram draws the architecture from a synthesized cloud assembly
+// (cdk.out) as a Graphviz graph, so the picture in docs/ is always the one
+// the templates describe (`make diagram` runs cmd/diagram and renders the
+// result to SVG).
+//
+// How the templates become a picture:
+//   - Nodes are the resources an architect draws (the kinds table); every
+//     other resource belongs to the node whose construct path is the
+//     longest prefix of its own (a cluster's instances, a function's event
+//     source mapping, an API's methods). Endpoints, NAT instances, alarms,
+//     keys and log groups are drawn once per stack with a count.
+//   - An edge A -> B means a resource of A refers to one of B (Ref, GetAtt,
+//     a cross-stack import or output), directly or through resources that
+//     are not drawn (roles, policies, task definitions). Nobody draws an
+//     arrow to the VPC, a key or a log group from every box, so those are
+//     drawn without incoming edges.
+//   - Security-group ingress rules become network edges (source -> target,
+//     port); a web ACL association points the ACL at what it protects; an
+//     https:// URL in a property points at the node whose certificate names
+//     that host (API Gateway's HTTP integration to the ALB).
+//   - Functions that only serve custom resources are deploy-time plumbing,
+//     drawn grey.
+package diagram
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// kind is how one resource type is drawn.
+type kind struct {
+	label    string
+	group    string // style: edge, compute, data, messaging, network, security, observability
+	counted  bool   // one node per stack, with a count
+	named    bool   // a counted node lists its members' construct ids
+	noArrows bool   // drawn without incoming reference edges
+}
+
+var kinds = map[string]kind{
+	"AWS::ApiGateway::DomainName":               {label: "API custom domain", group: "edge"},
+	"AWS::ApiGateway::RestApi":                  {label: "API Gateway REST API", group: "edge"},
+	"AWS::WAFv2::WebACL":                        {label: "WAF web ACL", group: "edge"},
+	"AWS::WAFv2::RuleGroup":                     {label: "WAF rule group", group: "edge"},
+	"AWS::ElasticLoadBalancingV2::LoadBalancer": {label: "Application Load Balancer", group: "edge"},
+	"AWS::ECS::Service":                         {label: "ECS Fargate service", group: "compute"},
+	"AWS::Lambda::Function":                     {label: "Lambda function", group: "compute"},
+	"AWS::Serverless::Application":              {label: "Serverless application", group: "compute"},
+	"AWS::RDS::DBCluster":                       {label: "Aurora cluster", group: "data"},
+	"AWS::S3::Bucket":                           {label: "S3 bucket", group: "data"},
+	"AWS::SQS::Queue":                           {label: "SQS queue", group: "messaging"},
+	"AWS::SNS::Topic":                           {label: "SNS topic", group: "messaging"},
+	"AWS::SecretsManager::Secret":               {label: "Secret", group: "security"},
+	"AWS::KMS::Key":                             {label: "KMS keys", group: "security", counted: true, noArrows: true, named: true},
+	"AWS::EC2::VPC":                             {label: "VPC", group: "network", noArrows: true},
+	"AWS::EC2::Instance":                        {label: "EC2 instances", group: "network", counted: true, named: true},
+	"AWS::EC2::VPCEndpoint":                     {label: "VPC endpoints", group: "network", counted: true, named: true},
+	"AWS::CloudWatch::Dashboard":                {label: "CloudWatch dashboard", group: "observability"},
+	"AWS::CloudWatch::Alarm":                    {label: "CloudWatch alarms", group: "observability", counted: true, named: true},
+	"AWS::Logs::LogGroup":                       {label: "Log groups", group: "observability", counted: true, noArrows: true},
+}
+
+// Owned resources counted in their node's label.
+var shownCounts = map[string]string{
+	"AWS::EC2::Subnet": "subnet", "AWS::EC2::RouteTable": "route table", "AWS::RDS::DBInstance": "instance",
+	"AWS::ApiGateway::Method": "method", "AWS::ElasticLoadBalancingV2::ListenerRule": "listener rule",
+}
+
+// Properties that hold a resource's physical name.
+var nameProperties = []string{
+	"FunctionName", "BucketName", "QueueName", "DBClusterIdentifier", "Name", "DomainName",
+	"DashboardName", "TopicName", "ServiceName", "LoadBalancerName",
+}
+
+// Resource policies name who may use a resource: their references are not
+// the resource using anything.
+var resourcePolicies = map[string]bool{
+	"AWS::S3::BucketPolicy": true, "AWS::SQS::QueuePolicy": true, "AWS::SNS::TopicPolicy": true,
+	"AWS::SecretsManager::ResourcePolicy": true, "AWS::KMS::Key": true,
+}
+
+// bothWays marks an edge between two nodes that refer to each other.
+const bothWays = "\x00both"
+
+var groupStyles = map[string]string{
+	"edge":          `fillcolor="#fde2c8"`,
+	"compute":       `fillcolor="#fff2b3"`,
+	"data":          `fillcolor="#c9e4ff"`,
+	"messaging":     `fillcolor="#e3d4f7"`,
+	"security":      `fillcolor="#f7d4d4"`,
+	"network":       `fillcolor="#d4f0d4"`,
+	"observability": `fillcolor="#e6e6e6"`,
+}
+
+// Stack is one CloudFormation stack of the assembly.
+type Stack struct {
+	Name, Region string
+	Template     struct {
+		Resources map[string]Resource
+		Outputs   map[string]struct {
+			Value  any
+			Export struct{ Name string }
+		}
+	}
+}
+
+// Resource is one template resource.
+type Resource struct {
+	Type       string
+	Properties map[string]any
+	Metadata   map[string]any
+}
+
+// Assembly is the stacks of a cloud assembly, in manifest order.
+type Assembly []*Stack
+
+// Load reads the manifest and templates of a cloud assembly directory.
+func Load(dir string) (Assembly, error) {
+	var manifest struct {
+		Artifacts map[string]struct {
+			Type        string
+			Environment string
+			Properties  struct{ TemplateFile string }
+		}
+	}
+	if err := readJSON(filepath.Join(dir, "manifest.json"), &manifest); err != nil {
+		return nil, err
+	}
+	var stacks Assembly
+	for name, a := range manifest.Artifacts {
+		if a.Type != "aws:cloudformation:stack" {
+			continue
+		}
+		s := &Stack{Name: name, Region: a.Environment[strings.LastIndex(a.Environment, "/")+1:]}
+		if err := readJSON(filepath.Join(dir, a.Properties.TemplateFile), &s.Template); err != nil {
+			return nil, err
+		}
+		for id, r := range s.Template.Resources {
+			if path(r) == "" {
+				return nil, fmt.Errorf("%s: resource %s has no aws:cdk:path metadata (synthesize with path metadata, as the CDK CLI does by default)", name, id)
+			}
+		}
+		stacks = append(stacks, s)
+	}
+	if len(stacks) == 0 {
+		return nil, fmt.Errorf("%s: no stacks in the manifest", dir)
+	}
+	sort.Slice(stacks, func(i, j int) bool { return stacks[i].Name < stacks[j].Name })
+	return stacks, nil
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// Node is one box of the diagram.
+type Node struct {
+	ID, Stack, Kind string
+	Lines           []string
+	DeployTime      bool
+	members         int
+	names           []string
+}
+
+// Edge is one arrow.
+type Edge struct {
+	From, To, Label string
+}
+
+// Graph is the diagram: nodes grouped by stack, and edges.
+type Graph struct {
+	Stacks Assembly
+	Nodes  map[string]*Node
+	Edges  []Edge
+}
+
+type ref struct{ stack, id string }
+
+// Build derives the diagram from the assembly.
+func Build(stacks Assembly) *Graph {
+	g := &Graph{Stacks: stacks, Nodes: map[string]*Node{}}
+	resources := map[ref]Resource{}
+	owner := map[ref]*Node{}
+	exports := map[string]ref{} // export name -> resource
+	outputs := map[string]ref{} // stack/output -> resource
+	var prefixes []struct {
+		stack, prefix string
+		node          *Node
+	}
+
+	for _, s := range stacks {
+		for id, r := range s.Template.Resources {
+			if r.Type == "AWS::CDK::Metadata" {
+				continue
+			}
+
+			resources[ref{s.Name, id}] = r
+			k, ok := kinds[r.Type]
+			if !ok {
+				continue
+			}
+			nodeID := strings.TrimSuffix(path(r), "/Resource")
+			if k.counted {
+				nodeID = s.Name + "/" + r.Type
+			}
+			n := g.Nodes[nodeID]
+			if n == nil {
+				n = &Node{ID: nodeID, Stack: s.Name, Kind: r.Type}
+				g.Nodes[nodeID] = n
+			}
+			n.members++
+			if k.counted {
+				n.names = append(n.names, constructID(path(r)))
+			} else {
+				n.Lines = []string{k.label, physicalName(r, path(r))}
+			}
+			prefixes = append(prefixes, struct {
+				stack, prefix string
+				node          *Node
+			}{s.Name, strings.TrimSuffix(path(r), "/Resource") + "/", n})
+		}
+		for name, o := range s.Template.Outputs {
+			if target, ok := referenced(o.Value, s.Name, nil); ok {
+				outputs[s.Name+"/"+name] = target
+				if o.Export.Name != "" {
+					exports[o.Export.Name] = target
+				}
+			}
+		}
+	}
+	// The longest construct-path prefix owns a resource.
+	sort.Slice(prefixes, func(i, j int) bool { return len(prefixes[i].prefix) > len(prefixes[j].prefix) })
+	for key, r := range resources {
+		p := path(r) + "/"
+		for _, candidate := range prefixes {
+			if candidate.stack == key.stack && strings.HasPrefix(p, candidate.prefix) {
+				owner[key] = candidate.node
+				break
+			}
+		}
+	}
+
+	// A role uses what the policies attached to it grant: the policy
+	// names the role, so that reference is followed backwards.
+	attachedPolicies := map[ref][]ref{}
+	for key, r := range resources {
+		if r.Type == "AWS::IAM::ManagedPolicy" || r.Type == "AWS::IAM::Policy" {
+			roles, _ := r.Properties["Roles"].([]any)
+			for _, role := range roles {
+				if target, ok := referenced(role, key.stack, nil); ok {
+					attachedPolicies[target] = append(attachedPolicies[target], key)
+				}
+			}
+		}
+	}
+	refsOf := func(key ref) []ref {
+		r := resources[key]
+		if resourcePolicies[r.Type] {
+			return nil
+		}
+		out := slices.Clone(attachedPolicies[key])
+		properties := maps.Clone(r.Properties)
+		delete(properties, "ServiceToken") // who deploys it, not what it uses
+		delete(properties, "Roles")        // a policy's roles use it, not the reverse
+		walk(properties, func(v any) {
+			if target, ok := referenced(v, key.stack, func(name string) (ref, bool) {
+				if t, ok := exports[name]; ok {
+					return t, true
+				}
+				t, ok := outputs[name]
+				return t, ok
+			}); ok {
+				if _, exists := resources[target]; exists {
+					out = append(out, target)
+				}
+			}
+		})
+		return out
+	}
+	// reach follows references through undrawn resources to drawn ones.
+	reach := func(start ref) []*Node {
+		var found []*Node
+		seen := map[ref]bool{start: true}
+		queue := refsOf(start)
+		for len(queue) > 0 {
+			next := queue[0]
+			queue = queue[1:]
+			if seen[next] {
+				continue
+			}
+			seen[next] = true
+			if n := owner[next]; n != nil {
+				found = append(found, n)
+				continue
+			}
+			queue = append(queue, refsOf(next)...)
+		}
+		return found
+	}
+
+	edges := map[Edge]bool{}
+	add := func(from, to *Node, label string) {
+		if from != nil && to != nil && from != to && !kinds[from.Kind].noArrows {
+			edges[Edge{from.ID, to.ID, label}] = true
+		}
+	}
+	// securityGroupOwners: the node that owns a group, else the nodes whose
+	// resources attach it.
+	attachedBy := map[ref][]*Node{}
+	for key, r := range resources {
+		if n := owner[key]; n != nil && r.Type != "AWS::EC2::SecurityGroupIngress" {
+			for _, target := range refsOf(key) {
+				if resources[target].Type == "AWS::EC2::SecurityGroup" {
+					attachedBy[target] = append(attachedBy[target], n)
+				}
+			}
+		}
+	}
+	sgOwners := func(v any, stack string) []*Node {
+		target, ok := referenced(v, stack, func(name string) (ref, bool) { t, ok := exports[name]; return t, ok })
+		if !ok {
+			return nil
+		}
+		if n := owner[target]; n != nil {
+			return []*Node{n}
+		}
+		return attachedBy[target]
+	}
+	hosts := map[string]*Node{} // certificate host name -> the node serving it
+	for key := range resources {
+		if n := owner[key]; n != nil {
+			for _, target := range refsOf(key) {
+				if c := resources[target]; c.Type == "AWS::CertificateManager::Certificate" {
+					if host, ok := c.Properties["DomainName"].(string); ok {
+						hosts[host] = n
+					}
+				}
+			}
+		}
+	}
+
+	// A function behind a custom resource's ServiceToken (directly or
+	// through the provider framework) runs at deploy time only.
+	customResourceFunctions := map[ref]bool{}
+	for key, r := range resources {
+		if target, ok := referenced(r.Properties["ServiceToken"], key.stack, nil); ok {
+			customResourceFunctions[target] = true
+			for _, next := range refsOf(target) {
+				if resources[next].Type == "AWS::Lambda::Function" {
+					customResourceFunctions[next] = true
+				}
+			}
+		}
+	}
+	buckets := map[string]*Node{} // bucket name -> node, for literal S3 ARNs
+	for key, r := range resources {
+		if name, ok := r.Properties["BucketName"].(string); ok && r.Type == "AWS::S3::Bucket" {
+			buckets[name] = owner[key]
+		}
+	}
+
+	keys := make([]ref, 0, len(resources))
+	for key := range resources {
+		keys = append(keys, key)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].stack+keys[i].id < keys[j].stack+keys[j].id })
+	for _, key := range keys {
+		r := resources[key]
+		switch r.Type {
+		case "AWS::EC2::SecurityGroupIngress":
+			port := fmt.Sprintf("tcp/%v", r.Properties["FromPort"])
+			for _, from := range sgOwners(r.Properties["SourceSecurityGroupId"], key.stack) {
+				for _, to := range sgOwners(r.Properties["GroupId"], key.stack) {
+					add(from, to, port)
+				}
+			}
+			continue
+		case "AWS::WAFv2::WebACLAssociation":
+			acl, _ := referenced(r.Properties["WebACLArn"], key.stack, nil)
+			target, _ := referenced(r.Properties["ResourceArn"], key.stack, nil)
+			add(owner[acl], owner[target], "protects")
+			continue
+		}
+		from := owner[key]
+		if from == nil {
+			continue
+		}
+		if customResourceFunctions[key] {
+			from.DeployTime = true
+		}
+		for _, to := range reach(key) {
+			if !kinds[to.Kind].noArrows {
+				add(from, to, "")
+			}
+		}
+		if resourcePolicies[r.Type] {
+			continue
+		}
+		walk(r.Properties, func(v any) {
+			s, _ := v.(string)
+			if u, err := url.Parse(s); err == nil && u.Scheme == "https" {
+				add(from, hosts[u.Host], "HTTPS")
+			}
+			if name, ok := strings.CutPrefix(s, "arn:aws:s3:::"); ok {
+				name, _, _ = strings.Cut(name, "/")
+				add(from, buckets[name], "")
+			}
+		})
+	}
+
+	for _, n := range g.Nodes {
+		k := kinds[n.Kind]
+		if k.counted {
+			n.Lines = []string{fmt.Sprintf("%s ×%d", k.label, n.members)}
+			if k.named {
+				n.Lines = append(n.Lines, wrap(slices.Compact(slices.Sorted(slices.Values(n.names))), 4)...)
+			}
+		}
+	}
+	counts := map[*Node]map[string]int{}
+	for key, r := range resources {
+		if label, ok := shownCounts[r.Type]; ok && owner[key] != nil {
+			if counts[owner[key]] == nil {
+				counts[owner[key]] = map[string]int{}
+			}
+			counts[owner[key]][label]++
+		}
+	}
+	for n, c := range counts {
+		for _, label := range slices.Sorted(maps.Keys(c)) {
+			plural := ""
+			if c[label] != 1 {
+				plural = "s"
+			}
+			n.Lines = append(n.Lines, fmt.Sprintf("%d %s%s", c[label], label, plural))
+		}
+	}
+	for e := range edges {
+		// A labelled edge (a port, HTTPS) says more than a reference
+		// between the same two nodes; a pair referring to each other is
+		// one two-headed edge.
+		if e.Label == "" {
+			labelled := false
+			for other := range edges {
+				labelled = labelled || (other.Label != "" && other.From == e.From && other.To == e.To)
+			}
+			if labelled {
+				continue
+			}
+			if edges[Edge{e.To, e.From, ""}] {
+				if e.From > e.To {
+					continue
+				}
+				e.Label = bothWays
+			}
+		}
+		g.Edges = append(g.Edges, e)
+	}
+	sort.Slice(g.Edges, func(i, j int) bool {
+		a, b := g.Edges[i], g.Edges[j]
+		return a.From+a.To+a.Label < b.From+b.To+b.Label
+	})
+	return g
+}
+
+// constructID is the id of the construct that made a resource: the last
+// path segment other than "Resource".
+func constructID(p string) string {
+	p = strings.TrimSuffix(p, "/Resource")
+	return p[strings.LastIndex(p, "/")+1:]
+}
+
+// wrap joins words into lines of at most n words.
+func wrap(words []string, n int) []string {
+	var lines []string
+	for len(words) > 0 {
+		k := min(n, len(words))
+		lines = append(lines, strings.Join(words[:k], ", "))
+		words = words[k:]
+	}
+	return lines
+}
+
+func path(r Resource) string {
+	p, _ := r.Metadata["aws:cdk:path"].(string)
+	return p
+}
+
+// physicalName is the resource's literal name, else its construct path
+// within the stack.
+func physicalName(r Resource, constructPath string) string {
+	for _, p := range nameProperties {
+		if name, ok := r.Properties[p].(string); ok && name != "" {
+			return name
+		}
+	}
+	_, rel, _ := strings.Cut(strings.TrimSuffix(constructPath, "/Resource"), "/")
+	return rel
+}
+
+// referenced resolves a reference expression to the resource it names.
+// importByName resolves Fn::ImportValue and Fn::GetStackOutput names.
+func referenced(v any, stack string, importByName func(string) (ref, bool)) (ref, bool) {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
+		return ref{}, false
+	}
+	switch {
+	case m["Ref"] != nil:
+		id, _ := m["Ref"].(string)
+		return ref{stack, id}, id != "" && !strings.HasPrefix(id, "AWS::")
+	case m["Fn::GetAtt"] != nil:
+		if parts, ok := m["Fn::GetAtt"].([]any); ok && len(parts) > 0 {
+			id, _ := parts[0].(string)
+			return ref{stack, id}, id != ""
+		}
+	case m["Fn::ImportValue"] != nil && importByName != nil:
+		if name, ok := m["Fn::ImportValue"].(string); ok {
+			return importByName(name)
+		}
+	case m["Fn::GetStackOutput"] != nil && importByName != nil:
+		if o, ok := m["Fn::GetStackOutput"].(map[string]any); ok {
+			s, _ := o["StackName"].(string)
+			name, _ := o["OutputName"].(string)
+			return importByName(s + "/" + name)
+		}
+	}
+	return ref{}, false
+}
+
+// walk calls visit on every value of a JSON tree.
+func walk(v any, visit func(any)) {
+	visit(v)
+	switch t := v.(type) {
+	case map[string]any:
+		for _, child := range t {
+			walk(child, visit)
+		}
+	case []any:
+		for _, child := range t {
+			walk(child, visit)
+		}
+	}
+}
+
+// WriteDOT writes the graph in Graphviz's language, one cluster per stack.
+func (g *Graph) WriteDOT(w io.Writer) {
+	fmt.Fprintln(w, "// Generated by `make diagram` (cmd/diagram) from cdk.out; do not edit.")
+	fmt.Fprintln(w, "digraph payments {")
+	fmt.Fprintln(w, `  graph [rankdir=LR, fontname="Helvetica", fontsize=11, nodesep=0.25, ranksep=0.6, newrank=true];`)
+	fmt.Fprintln(w, `  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];`)
+	fmt.Fprintln(w, `  edge [fontname="Helvetica", fontsize=9, color="#555555"];`)
+	fmt.Fprintln(w, `  client [label="Client\n(client certificate + API key)", shape=ellipse, fillcolor="#ffffff"];`)
+	for i, s := range g.Stacks {
+		fmt.Fprintf(w, "  subgraph cluster_%d {\n    label=%q; style=\"rounded\"; color=\"#888888\";\n", i, s.Name+" ("+s.Region+")")
+		for _, id := range slices.Sorted(maps.Keys(g.Nodes)) {
+			n := g.Nodes[id]
+			if n.Stack != s.Name {
+				continue
+			}
+			style := groupStyles[kinds[n.Kind].group]
+			if n.DeployTime {
+				style = `fillcolor="#f4f4f4", fontcolor="#777777", style="rounded,filled,dashed"`
+			}
+			fmt.Fprintf(w, "    %q [label=%q, %s];\n", id, strings.Join(n.Lines, "\n"), style)
+		}
+		fmt.Fprintln(w, "  }")
+	}
+	for _, id := range slices.Sorted(maps.Keys(g.Nodes)) {
+		if g.Nodes[id].Kind == "AWS::ApiGateway::DomainName" {
+			fmt.Fprintf(w, "  client -> %q [label=\"mutual TLS\", color=\"#c05000\", penwidth=1.5];\n", id)
+		}
+	}
+	for _, e := range g.Edges {
+		var attrs []string
+		switch e.Label {
+		case "":
+		case bothWays:
+			attrs = append(attrs, "dir=both")
+		default:
+			attrs = append(attrs, fmt.Sprintf("label=%q", e.Label))
+		}
+		if kinds[g.Nodes[e.From].Kind].group == "observability" {
+			attrs = append(attrs, `style=dotted`, `color="#999999"`) // monitors, does not call
+		}
+		if len(attrs) > 0 {
+			fmt.Fprintf(w, "  %q -> %q [%s];\n", e.From, e.To, strings.Join(attrs, ", "))
+		} else {
+			fmt.Fprintf(w, "  %q -> %q;\n", e.From, e.To)
+		}
+	}
+	fmt.Fprintln(w, "}")
+}
