@@ -14,7 +14,7 @@ CDK_FLAGS := -c environmentSuffix=$(ENV) $(CONTEXT)
 
 # Go package roots (`./...` would descend into node_modules, which ships Go
 # template files of `cdk init`).
-GO_PACKAGES := ./cmd/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/... ./diagram/...
+GO_PACKAGES := ./cmd/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/... ./diagram/... ./assembly/... ./cost/...
 
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # No update checks or telemetry from the CLI: synth must not need a network.
@@ -74,6 +74,13 @@ diagram: synth ## redraw docs/architecture.{dot,svg} from cdk.out (installs Grap
 	dot -Tsvg docs/architecture.dot -o docs/architecture.svg
 	@echo "wrote docs/architecture.dot and docs/architecture.svg"
 
+# Both environments' assemblies: cdk.out (ENV, non-production) and
+# cdk.out.production; a test in infra fails when docs/COST.md is stale.
+.PHONY: cost
+cost: synth ## estimate a non-production and a production month from the templates; rewrites the tables in docs/COST.md
+	cdk synth --quiet --lookups=false --no-notices -c environmentSuffix=$(ENV) -c production=true $(CONTEXT) -o cdk.out.production
+	go run ./cmd/costmodel cdk.out cdk.out.production docs/COST.md
+
 .PHONY: bench-synth
 bench-synth: deps ## time the full synth against a one-resource app, as a ratio
 	go run ./cmd/synthbench
@@ -98,7 +105,7 @@ destroy: deps ## destroy every stack of ENV (non-production environments leave n
 
 .PHONY: clean
 clean: ## remove build outputs
-	rm -rf cdk.out build
+	rm -rf cdk.out cdk.out.production build
 
 .PHONY: bench-api
 bench-api: postgres ## benchmark the API against pgbench running the same transaction, then 10,000 connections

@@ -23,16 +23,15 @@
 package diagram
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/fintech/payments-platform/assembly"
 )
 
 // kind is how one resource type is drawn.
@@ -99,72 +98,12 @@ var groupStyles = map[string]string{
 	"observability": `fillcolor="#e6e6e6"`,
 }
 
-// Stack is one CloudFormation stack of the assembly.
-type Stack struct {
-	Name, Region string
-	Template     struct {
-		Resources map[string]Resource
-		Outputs   map[string]struct {
-			Value  any
-			Export struct{ Name string }
-		}
-	}
-}
+// Assembly is the stacks of a cloud assembly, sorted by name.
+type Assembly []*assembly.Stack
 
-// Resource is one template resource.
-type Resource struct {
-	Type       string
-	Properties map[string]any
-	Metadata   map[string]any
-}
-
-// Assembly is the stacks of a cloud assembly, in manifest order.
-type Assembly []*Stack
-
-// Load reads the manifest and templates of a cloud assembly directory.
+// Load reads a cloud assembly directory.
 func Load(dir string) (Assembly, error) {
-	var manifest struct {
-		Artifacts map[string]struct {
-			Type        string
-			Environment string
-			Properties  struct{ TemplateFile string }
-		}
-	}
-	if err := readJSON(filepath.Join(dir, "manifest.json"), &manifest); err != nil {
-		return nil, err
-	}
-	var stacks Assembly
-	for name, a := range manifest.Artifacts {
-		if a.Type != "aws:cloudformation:stack" {
-			continue
-		}
-		s := &Stack{Name: name, Region: a.Environment[strings.LastIndex(a.Environment, "/")+1:]}
-		if err := readJSON(filepath.Join(dir, a.Properties.TemplateFile), &s.Template); err != nil {
-			return nil, err
-		}
-		for id, r := range s.Template.Resources {
-			if path(r) == "" {
-				return nil, fmt.Errorf("%s: resource %s has no aws:cdk:path metadata (synthesize with path metadata, as the CDK CLI does by default)", name, id)
-			}
-		}
-		stacks = append(stacks, s)
-	}
-	if len(stacks) == 0 {
-		return nil, fmt.Errorf("%s: no stacks in the manifest", dir)
-	}
-	sort.Slice(stacks, func(i, j int) bool { return stacks[i].Name < stacks[j].Name })
-	return stacks, nil
-}
-
-func readJSON(path string, v any) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+	return assembly.Load(dir)
 }
 
 // Node is one box of the diagram.
@@ -193,7 +132,7 @@ type ref struct{ stack, id string }
 // Build derives the diagram from the assembly.
 func Build(stacks Assembly) *Graph {
 	g := &Graph{Stacks: stacks, Nodes: map[string]*Node{}}
-	resources := map[ref]Resource{}
+	resources := map[ref]assembly.Resource{}
 	owner := map[ref]*Node{}
 	exports := map[string]ref{} // export name -> resource
 	outputs := map[string]ref{} // stack/output -> resource
@@ -495,14 +434,11 @@ func wrap(words []string, n int) []string {
 	return lines
 }
 
-func path(r Resource) string {
-	p, _ := r.Metadata["aws:cdk:path"].(string)
-	return p
-}
+func path(r assembly.Resource) string { return r.Path() }
 
 // physicalName is the resource's literal name, else its construct path
 // within the stack.
-func physicalName(r Resource, constructPath string) string {
+func physicalName(r assembly.Resource, constructPath string) string {
 	for _, p := range nameProperties {
 		if name, ok := r.Properties[p].(string); ok && name != "" {
 			return name

@@ -3,8 +3,6 @@ package diagram
 import (
 	"bytes"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -92,20 +90,5 @@ func TestWriteDOT(t *testing.T) {
 	build(t).WriteDOT(&again)
 	if again.String() != dot {
 		t.Error("two renderings of the same assembly differ")
-	}
-}
-
-func TestLoadErrors(t *testing.T) {
-	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "manifest.json") {
-		t.Errorf("an empty directory: %v, want an error naming manifest.json", err)
-	}
-}
-
-func TestLoadWithoutPathMetadata(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(`{"artifacts":{"S":{"type":"aws:cloudformation:stack","environment":"aws://1/r","properties":{"templateFile":"S.json"}}}}`), 0o644)
-	os.WriteFile(filepath.Join(dir, "S.json"), []byte(`{"Resources":{"Queue":{"Type":"AWS::SQS::Queue"}}}`), 0o644)
-	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "Queue has no aws:cdk:path") {
-		t.Errorf("got %v, want an error naming the resource without a path", err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fintech/payments-platform/assembly"
+	"github.com/fintech/payments-platform/cost"
 	"github.com/fintech/payments-platform/diagram"
 	"github.com/fintech/payments-platform/test/integration"
 )
@@ -302,5 +304,29 @@ func TestArchitectureDiagramIsCurrent(t *testing.T) {
 	}
 	if got != string(want) {
 		t.Errorf("docs/architecture.dot no longer matches the app: run `make diagram` and commit docs/architecture.{dot,svg}")
+	}
+}
+
+// The tables of docs/COST.md are what cmd/costmodel computes from this app
+// (non-production and production).
+func TestCostModelIsCurrent(t *testing.T) {
+	nonProduction, err := assembly.Load(outdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	production, err := assembly.Load(prod.outdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	section, err := cost.Section(nonProduction, production)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "COST.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := cost.ReplaceSection(string(doc), section); want != string(doc) {
+		t.Errorf("docs/COST.md no longer matches the app: run `make cost` and commit docs/COST.md")
 	}
 }
