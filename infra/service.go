@@ -103,8 +103,10 @@ func NewPaymentService(scope constructs.Construct, id string, props *PaymentServ
 		ExecutionRole: executionRole,
 		TaskRole:      s.TaskRole,
 	})
-	// At most this many connections per pool: 3-30 tasks x 2 pools x 20
-	// stays below the writer's max_connections on the smallest class.
+	// At most this many connections per pool (one to the writer, one to the
+	// readers): 12 tasks x 20 on the writer stays well below db.t4g.medium's
+	// max_connections (about 450), 60 x 20 below db.r7g.large's (about
+	// 1,800); docs/CAPACITY.md has the budget.
 	const maxConnsPerPool = 20
 	task.AddContainer(jsii.String("api"), &awsecs.ContainerDefinitionOptions{
 		ContainerName: jsii.String("api"),
