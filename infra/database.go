@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -149,17 +150,30 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 	// Application Repository app) in the private subnets, which reaches
 	// Secrets Manager through the interface endpoint and the cluster through
 	// its security group: no internet path is involved.
-	d.Cluster.AddRotationSingleUser(&awsrds.RotationSingleUserOptions{
+	rotation := d.Cluster.AddRotationSingleUser(&awsrds.RotationSingleUserOptions{
 		AutomaticallyAfter: awscdk.Duration_Days(jsii.Number(30)),
 		Endpoint:           network.Endpoints["SecretsManager"],
 		VpcSubnets:         network.PrivateSubnets(),
 		ExcludeCharacters:  jsii.String(" %+~`#$&*()|[]{}:;<>?!'/@\"\\"),
 	})
+	// The application's function writes to /aws/lambda/<functionName>, which
+	// Lambda would create on the first rotation: unencrypted, kept forever,
+	// and left behind by `make destroy`. Named here, its group is created
+	// first, like every other audit log group.
+	rotationFunction := RotationFunctionName(cfg)
+	rotation.Node().DefaultChild().(awssam.CfnApplication).AddPropertyOverride(jsii.String("Parameters.functionName"), rotationFunction)
+	rotation.Node().AddDependency(newAuditLogGroup(this, "RotationLogs", cfg, jsii.String("/aws/lambda/"+rotationFunction), keys.Logs))
 
 	d.Bootstrap = newDatabaseBootstrap(this, cfg, network, keys, d.Cluster, props.SourceRoot)
 	pinIngressPorts(d.Cluster)
 	suppressDatabaseFindings(d, cfg)
 	return d
+}
+
+// RotationFunctionName names the master secret's rotation function (from
+// the Serverless Application Repository).
+func RotationFunctionName(cfg Config) string {
+	return cfg.Name("db-rotation")
 }
 
 // AllowFrom admits PostgreSQL connections from peer's security group: the

@@ -138,7 +138,8 @@ func cloudWatchAlarmsStatement(cfg Config) awsiam.PolicyStatement {
 // logsServiceStatement lets CloudWatch Logs use the key only for this
 // environment's log groups: the ones under LogGroupPrefix, the WAF log group
 // (whose name WAF dictates), the Aurora log exports (whose name RDS
-// dictates) and API Gateway execution logs (named after the API id).
+// dictates), API Gateway execution logs (named after the API id) and the
+// database rotation function's (whose name Lambda dictates).
 func logsServiceStatement(cfg Config, region string) awsiam.PolicyStatement {
 	logGroupArn := func(name string) string {
 		return fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", region, cfg.Account, name)
@@ -156,6 +157,9 @@ func logsServiceStatement(cfg Config, region string) awsiam.PolicyStatement {
 					logGroupArn(fmt.Sprintf("/aws/rds/cluster/%s/*", cfg.Name("db"))),
 					// API Gateway names its execution-log group after the API id.
 					logGroupArn("API-Gateway-Execution-Logs_*"),
+					// The database rotation function comes from the Serverless
+					// Application Repository, which fixes its log group's name.
+					logGroupArn("/aws/lambda/" + RotationFunctionName(cfg)),
 				},
 			},
 		},

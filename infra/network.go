@@ -167,8 +167,25 @@ func NewNetwork(scope constructs.Construct, id string, props *NetworkProps) *Net
 		MaxAggregationInterval: awsec2.FlowLogMaxAggregationInterval_ONE_MINUTE,
 	})
 
+	routeRestrictDefaultSGLogs(this, cfg, props.LogsKey)
 	suppressNetworkFindings(n)
 	return n
+}
+
+// routeRestrictDefaultSGLogs sends the logs of CDK's function that strips
+// the default security group into an audit log group of this environment.
+// Left alone, Lambda would create /aws/lambda/<generated name> on the first
+// run: unencrypted, kept forever, and left behind by `make destroy`.
+func routeRestrictDefaultSGLogs(scope constructs.Construct, cfg Config, logsKey awskms.IKey) {
+	stack := awscdk.Stack_Of(scope)
+	handler, ok := stack.Node().TryFindChild(jsii.String("Custom::VpcRestrictDefaultSGCustomResourceProvider")).(constructs.Construct)
+	if !ok {
+		awscdk.Annotations_Of(scope).AddError(jsii.String("CDK no longer creates Custom::VpcRestrictDefaultSGCustomResourceProvider: revisit routeRestrictDefaultSGLogs"))
+		return
+	}
+	function := handler.Node().FindChild(jsii.String("Handler")).(awscdk.CfnResource)
+	logs := newAuditLogGroup(scope, "RestrictDefaultSGLogs", cfg, jsii.String(cfg.LogGroupName("lambda/restrict-default-sg")), logsKey)
+	function.AddPropertyOverride(jsii.String("LoggingConfig"), map[string]any{"LogGroup": logs.LogGroupName(), "LogFormat": "Text"})
 }
 
 // PrivateSubnets selects the workload subnets (tasks, Lambdas).

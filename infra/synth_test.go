@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -146,6 +147,7 @@ type resource struct {
 	Properties       map[string]any
 	DeletionPolicy   string
 	UpdateReplace    string
+	DependsOn        []string
 }
 
 // resources lists the resources of every stack, or of the named types.
@@ -167,6 +169,14 @@ func resourcesOf(templates map[string]map[string]any, types ...string) []resourc
 			res.Properties, _ = r["Properties"].(map[string]any)
 			res.DeletionPolicy, _ = r["DeletionPolicy"].(string)
 			res.UpdateReplace, _ = r["UpdateReplacePolicy"].(string)
+			switch d := r["DependsOn"].(type) {
+			case string:
+				res.DependsOn = []string{d}
+			case []any:
+				for _, x := range d {
+					res.DependsOn = append(res.DependsOn, x.(string))
+				}
+			}
 			if len(types) == 0 || contains(types, res.Type) {
 				out = append(out, res)
 			}
@@ -404,6 +414,35 @@ func TestLogGroupsAreEncryptedAndKeptSevenYears(t *testing.T) {
 	}
 }
 
+// Every function logs into a group the app creates (and so encrypts, keeps
+// 2557 days and removes with the stack): ours and CDK's through
+// LoggingConfig, the database rotation function (a Serverless Application
+// Repository app, whose group Lambda names after the function) by name.
+func TestEveryFunctionLogsToAnAuditGroup(t *testing.T) {
+	groups := map[string]bool{}
+	names := map[string]bool{}
+	for _, r := range resources("AWS::Logs::LogGroup") {
+		groups[r.logicalID] = true
+		if name, ok := r.Properties["LogGroupName"].(string); ok {
+			names[name] = true
+		}
+	}
+	for _, r := range resources("AWS::Lambda::Function") {
+		ref, _ := r.Properties["LoggingConfig"].(map[string]any)["LogGroup"].(map[string]any)
+		if id, _ := ref["Ref"].(string); !groups[id] {
+			t.Errorf("%s logs to %v, not to a log group of this app", r, r.Properties["LoggingConfig"])
+		}
+	}
+	apps := resources("AWS::Serverless::Application")
+	if len(apps) != 1 {
+		t.Fatalf("%d serverless applications, want the database rotation", len(apps))
+	}
+	name := apps[0].Properties["Parameters"].(map[string]any)["functionName"]
+	if name != "payments-db-rotation-"+testSuffix || !names["/aws/lambda/"+name.(string)] || !slices.Contains(apps[0].DependsOn, "DatabaseRotationLogsC2CD343A") {
+		t.Errorf("rotation function %v: its log group must exist before it", name)
+	}
+}
+
 // Resource counts are pinned: a change that adds or removes resources must
 // say so here (and in the README), and every stack stays far below
 // CloudFormation's 500-resource limit.
@@ -411,8 +450,8 @@ func TestResourceCounts(t *testing.T) {
 	want := map[string]int{
 		"PaymentsReplica-" + testSuffix: 14,
 		"PaymentsKeys-" + testSuffix:    12,
-		"PaymentsNetwork-" + testSuffix: 72,
-		"PaymentsData-" + testSuffix:    42,
+		"PaymentsNetwork-" + testSuffix: 73,
+		"PaymentsData-" + testSuffix:    43,
 		"PaymentsApp-" + testSuffix:     92,
 	}
 	for stack, tmpl := range templates {
