@@ -1,8 +1,14 @@
 package integration
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"io"
 	"io/fs"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,4 +91,25 @@ func write(t *testing.T, content string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// tlsRefusal must recognise what a server that requires a client
+// certificate answers a client without one, and nothing else.
+func TestTLSRefusal(t *testing.T) {
+	server := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	server.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: x509.NewCertPool()}
+	server.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is the point
+	server.StartTLS()
+	defer server.Close()
+	client := server.Client() // trusts the server, presents no certificate
+	_, err := client.Get(server.URL)
+	if err == nil || !tlsRefusal(err) {
+		t.Errorf("no client certificate: %v, want it recognised as a TLS refusal", err)
+	}
+
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	if _, err := client.Get(closed.URL); err == nil || tlsRefusal(err) {
+		t.Errorf("a closed port: %v, want an error that is not a TLS refusal", err)
+	}
 }
