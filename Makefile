@@ -10,7 +10,7 @@ SHELL := /bin/bash
 
 ENV ?= dev
 CONTEXT ?=
-CDK_FLAGS := -c environmentSuffix=$(ENV) $(CONTEXT)
+CDK_FLAGS = -c environmentSuffix=$(ENV) $(CONTEXT)
 
 # Go package roots (`./...` would descend into node_modules, which ships Go
 # template files of `cdk init`).
@@ -63,9 +63,12 @@ test: deps postgres ## run the unit, template and PostgreSQL tests (no AWS accou
 integration: ## check the deployed ENV through cfn-outputs/flat-outputs.json (needs AWS credentials and the client certificate)
 	cd test/integration && go test -count=1 -timeout 30m
 
-# The committed diagram is of the default environment (ENV=dev); a test in
-# infra fails when it no longer matches the app.
+# The committed diagram is of the default environment (dev, no extra
+# context) whatever ENV or CONTEXT say; a test in infra fails when it no
+# longer matches the app.
 .PHONY: diagram
+diagram: override ENV = dev
+diagram: override CONTEXT =
 diagram: synth ## redraw docs/architecture.{dot,svg} from cdk.out (installs Graphviz from Debian if missing)
 	@command -v dot >/dev/null || { echo "installing Graphviz from Debian"; \
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq; \
@@ -74,9 +77,11 @@ diagram: synth ## redraw docs/architecture.{dot,svg} from cdk.out (installs Grap
 	dot -Tsvg docs/architecture.dot -o docs/architecture.svg
 	@echo "wrote docs/architecture.dot and docs/architecture.svg"
 
-# Both environments' assemblies: cdk.out (ENV, non-production) and
-# cdk.out.production; a test in infra fails when docs/COST.md is stale.
+# Both environments' assemblies: cdk.out (non-production) and
+# cdk.out.production, without extra context; a test in infra fails when
+# docs/COST.md is stale.
 .PHONY: cost
+cost: override CONTEXT =
 cost: synth ## estimate a non-production and a production month from the templates; rewrites the tables in docs/COST.md
 	cdk synth --quiet --lookups=false --no-notices -c environmentSuffix=$(ENV) -c production=true $(CONTEXT) -o cdk.out.production
 	go run ./cmd/costmodel cdk.out cdk.out.production docs/COST.md
