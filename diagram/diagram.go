@@ -129,25 +129,51 @@ type Graph struct {
 
 type ref struct{ stack, id string }
 
+// builder holds the indexes Build derives the graph from.
+type builder struct {
+	g         *Graph
+	resources map[ref]assembly.Resource
+	order     []ref          // resources sorted, for a deterministic walk
+	owner     map[ref]*Node  // the drawn node a resource belongs to
+	imports   map[string]ref // export name, or stack/output, -> resource
+	policies  map[ref][]ref  // role -> the policies attached to it
+	edges     map[Edge]bool
+}
+
 // Build derives the diagram from the assembly.
 func Build(stacks Assembly) *Graph {
-	g := &Graph{Stacks: stacks, Nodes: map[string]*Node{}}
-	resources := map[ref]assembly.Resource{}
-	owner := map[ref]*Node{}
-	exports := map[string]ref{} // export name -> resource
-	outputs := map[string]ref{} // stack/output -> resource
-	var prefixes []struct {
+	b := &builder{
+		g:         &Graph{Stacks: stacks, Nodes: map[string]*Node{}},
+		resources: map[ref]assembly.Resource{},
+		owner:     map[ref]*Node{},
+		imports:   map[string]ref{},
+		policies:  map[ref][]ref{},
+		edges:     map[Edge]bool{},
+	}
+	b.index(stacks)
+	b.connect()
+	b.label()
+	b.g.Edges = collapse(b.edges)
+	return b.g
+}
+
+// index creates the nodes, assigns every resource to the node with the
+// longest construct-path prefix of its own, and records what imports and
+// attached policies resolve to.
+func (b *builder) index(stacks Assembly) {
+	type prefix struct {
 		stack, prefix string
 		node          *Node
 	}
-
+	var prefixes []prefix
 	for _, s := range stacks {
 		for id, r := range s.Template.Resources {
 			if r.Type == "AWS::CDK::Metadata" {
 				continue
 			}
-
-			resources[ref{s.Name, id}] = r
+			key := ref{s.Name, id}
+			b.resources[key] = r
+			b.order = append(b.order, key)
 			k, ok := kinds[r.Type]
 			if !ok {
 				continue
@@ -156,10 +182,10 @@ func Build(stacks Assembly) *Graph {
 			if k.counted {
 				nodeID = s.Name + "/" + r.Type
 			}
-			n := g.Nodes[nodeID]
+			n := b.g.Nodes[nodeID]
 			if n == nil {
 				n = &Node{ID: nodeID, Stack: s.Name, Kind: r.Type}
-				g.Nodes[nodeID] = n
+				b.g.Nodes[nodeID] = n
 			}
 			n.members++
 			if k.counted {
@@ -167,183 +193,174 @@ func Build(stacks Assembly) *Graph {
 			} else {
 				n.Lines = []string{k.label, physicalName(r, path(r))}
 			}
-			prefixes = append(prefixes, struct {
-				stack, prefix string
-				node          *Node
-			}{s.Name, strings.TrimSuffix(path(r), "/Resource") + "/", n})
+			prefixes = append(prefixes, prefix{s.Name, strings.TrimSuffix(path(r), "/Resource") + "/", n})
 		}
 		for name, o := range s.Template.Outputs {
 			if target, ok := referenced(o.Value, s.Name, nil); ok {
-				outputs[s.Name+"/"+name] = target
+				b.imports[s.Name+"/"+name] = target
 				if o.Export.Name != "" {
-					exports[o.Export.Name] = target
+					b.imports[o.Export.Name] = target
 				}
 			}
 		}
 	}
-	// The longest construct-path prefix owns a resource.
+	sort.Slice(b.order, func(i, j int) bool { return b.order[i].stack+b.order[i].id < b.order[j].stack+b.order[j].id })
 	sort.Slice(prefixes, func(i, j int) bool { return len(prefixes[i].prefix) > len(prefixes[j].prefix) })
-	for key, r := range resources {
-		p := path(r) + "/"
+	for _, key := range b.order {
+		p := path(b.resources[key]) + "/"
 		for _, candidate := range prefixes {
 			if candidate.stack == key.stack && strings.HasPrefix(p, candidate.prefix) {
-				owner[key] = candidate.node
+				b.owner[key] = candidate.node
 				break
 			}
 		}
 	}
-
-	// A role uses what the policies attached to it grant: the policy
-	// names the role, so that reference is followed backwards.
-	attachedPolicies := map[ref][]ref{}
-	for key, r := range resources {
-		if r.Type == "AWS::IAM::ManagedPolicy" || r.Type == "AWS::IAM::Policy" {
+	// A role uses what the policies attached to it grant: the policy names
+	// the role, so that reference is followed backwards.
+	for _, key := range b.order {
+		if r := b.resources[key]; r.Type == "AWS::IAM::ManagedPolicy" || r.Type == "AWS::IAM::Policy" {
 			roles, _ := r.Properties["Roles"].([]any)
 			for _, role := range roles {
 				if target, ok := referenced(role, key.stack, nil); ok {
-					attachedPolicies[target] = append(attachedPolicies[target], key)
+					b.policies[target] = append(b.policies[target], key)
 				}
 			}
 		}
 	}
-	refsOf := func(key ref) []ref {
-		r := resources[key]
-		if resourcePolicies[r.Type] {
-			return nil
-		}
-		out := slices.Clone(attachedPolicies[key])
-		properties := maps.Clone(r.Properties)
-		delete(properties, "ServiceToken") // who deploys it, not what it uses
-		delete(properties, "Roles")        // a policy's roles use it, not the reverse
-		walk(properties, func(v any) {
-			if target, ok := referenced(v, key.stack, func(name string) (ref, bool) {
-				if t, ok := exports[name]; ok {
-					return t, true
-				}
-				t, ok := outputs[name]
-				return t, ok
-			}); ok {
-				if _, exists := resources[target]; exists {
-					out = append(out, target)
-				}
-			}
-		})
-		return out
-	}
-	// reach follows references through undrawn resources to drawn ones.
-	reach := func(start ref) []*Node {
-		var found []*Node
-		seen := map[ref]bool{start: true}
-		queue := refsOf(start)
-		for len(queue) > 0 {
-			next := queue[0]
-			queue = queue[1:]
-			if seen[next] {
-				continue
-			}
-			seen[next] = true
-			if n := owner[next]; n != nil {
-				found = append(found, n)
-				continue
-			}
-			queue = append(queue, refsOf(next)...)
-		}
-		return found
-	}
+}
 
-	edges := map[Edge]bool{}
-	add := func(from, to *Node, label string) {
-		if from != nil && to != nil && from != to && !kinds[from.Kind].noArrows {
-			edges[Edge{from.ID, to.ID, label}] = true
-		}
+// resolve is referenced with this assembly's imports.
+func (b *builder) resolve(v any, stack string) (ref, bool) {
+	target, ok := referenced(v, stack, func(name string) (ref, bool) {
+		t, ok := b.imports[name]
+		return t, ok
+	})
+	if _, exists := b.resources[target]; !exists {
+		return ref{}, false
 	}
-	// securityGroupOwners: the node that owns a group, else the nodes whose
-	// resources attach it.
+	return target, ok
+}
+
+// refsOf lists the resources a resource uses.
+func (b *builder) refsOf(key ref) []ref {
+	r := b.resources[key]
+	if resourcePolicies[r.Type] {
+		return nil
+	}
+	out := slices.Clone(b.policies[key])
+	properties := maps.Clone(r.Properties)
+	delete(properties, "ServiceToken") // who deploys it, not what it uses
+	delete(properties, "Roles")        // a policy's roles use it, not the reverse
+	walk(properties, func(v any) {
+		if target, ok := b.resolve(v, key.stack); ok {
+			out = append(out, target)
+		}
+	})
+	return out
+}
+
+// reach follows references through undrawn resources to drawn ones.
+func (b *builder) reach(start ref) []*Node {
+	var found []*Node
+	seen := map[ref]bool{start: true}
+	queue := b.refsOf(start)
+	for len(queue) > 0 {
+		next := queue[0]
+		queue = queue[1:]
+		if seen[next] {
+			continue
+		}
+		seen[next] = true
+		if n := b.owner[next]; n != nil {
+			found = append(found, n)
+			continue
+		}
+		queue = append(queue, b.refsOf(next)...)
+	}
+	return found
+}
+
+func (b *builder) add(from, to *Node, label string) {
+	if from != nil && to != nil && from != to && !kinds[from.Kind].noArrows {
+		b.edges[Edge{from.ID, to.ID, label}] = true
+	}
+}
+
+// connect adds the edges: references, security-group rules, web ACL
+// associations, HTTPS calls by host name and literal S3 ARNs.
+func (b *builder) connect() {
+	// A security group belongs to the node that owns it, else to the
+	// nodes whose resources attach it.
 	attachedBy := map[ref][]*Node{}
-	for key, r := range resources {
-		if n := owner[key]; n != nil && r.Type != "AWS::EC2::SecurityGroupIngress" {
-			for _, target := range refsOf(key) {
-				if resources[target].Type == "AWS::EC2::SecurityGroup" {
-					attachedBy[target] = append(attachedBy[target], n)
-				}
-			}
-		}
-	}
-	sgOwners := func(v any, stack string) []*Node {
-		target, ok := referenced(v, stack, func(name string) (ref, bool) { t, ok := exports[name]; return t, ok })
-		if !ok {
-			return nil
-		}
-		if n := owner[target]; n != nil {
-			return []*Node{n}
-		}
-		return attachedBy[target]
-	}
 	hosts := map[string]*Node{} // certificate host name -> the node serving it
-	for key := range resources {
-		if n := owner[key]; n != nil {
-			for _, target := range refsOf(key) {
-				if c := resources[target]; c.Type == "AWS::CertificateManager::Certificate" {
-					if host, ok := c.Properties["DomainName"].(string); ok {
+	buckets := map[string]*Node{}
+	deployTime := map[ref]bool{}
+	for _, key := range b.order {
+		r := b.resources[key]
+		if n := b.owner[key]; n != nil && r.Type != "AWS::EC2::SecurityGroupIngress" {
+			for _, target := range b.refsOf(key) {
+				switch t := b.resources[target]; t.Type {
+				case "AWS::EC2::SecurityGroup":
+					attachedBy[target] = append(attachedBy[target], n)
+				case "AWS::CertificateManager::Certificate":
+					if host, ok := t.Properties["DomainName"].(string); ok {
 						hosts[host] = n
 					}
 				}
 			}
 		}
-	}
-
-	// A function behind a custom resource's ServiceToken (directly or
-	// through the provider framework) runs at deploy time only.
-	customResourceFunctions := map[ref]bool{}
-	for key, r := range resources {
+		if name, ok := r.Properties["BucketName"].(string); ok && r.Type == "AWS::S3::Bucket" {
+			buckets[name] = b.owner[key]
+		}
+		// A function behind a custom resource's ServiceToken (directly or
+		// through the provider framework) runs at deploy time only.
 		if target, ok := referenced(r.Properties["ServiceToken"], key.stack, nil); ok {
-			customResourceFunctions[target] = true
-			for _, next := range refsOf(target) {
-				if resources[next].Type == "AWS::Lambda::Function" {
-					customResourceFunctions[next] = true
+			deployTime[target] = true
+			for _, next := range b.refsOf(target) {
+				if b.resources[next].Type == "AWS::Lambda::Function" {
+					deployTime[next] = true
 				}
 			}
 		}
 	}
-	buckets := map[string]*Node{} // bucket name -> node, for literal S3 ARNs
-	for key, r := range resources {
-		if name, ok := r.Properties["BucketName"].(string); ok && r.Type == "AWS::S3::Bucket" {
-			buckets[name] = owner[key]
+	groupOwners := func(v any, stack string) []*Node {
+		target, ok := b.resolve(v, stack)
+		if !ok {
+			return nil
 		}
+		if n := b.owner[target]; n != nil {
+			return []*Node{n}
+		}
+		return attachedBy[target]
 	}
 
-	keys := make([]ref, 0, len(resources))
-	for key := range resources {
-		keys = append(keys, key)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].stack+keys[i].id < keys[j].stack+keys[j].id })
-	for _, key := range keys {
-		r := resources[key]
+	for _, key := range b.order {
+		r := b.resources[key]
 		switch r.Type {
 		case "AWS::EC2::SecurityGroupIngress":
 			port := fmt.Sprintf("tcp/%v", r.Properties["FromPort"])
-			for _, from := range sgOwners(r.Properties["SourceSecurityGroupId"], key.stack) {
-				for _, to := range sgOwners(r.Properties["GroupId"], key.stack) {
-					add(from, to, port)
+			for _, from := range groupOwners(r.Properties["SourceSecurityGroupId"], key.stack) {
+				for _, to := range groupOwners(r.Properties["GroupId"], key.stack) {
+					b.add(from, to, port)
 				}
 			}
 			continue
 		case "AWS::WAFv2::WebACLAssociation":
 			acl, _ := referenced(r.Properties["WebACLArn"], key.stack, nil)
 			target, _ := referenced(r.Properties["ResourceArn"], key.stack, nil)
-			add(owner[acl], owner[target], "protects")
+			b.add(b.owner[acl], b.owner[target], "protects")
 			continue
 		}
-		from := owner[key]
+		from := b.owner[key]
 		if from == nil {
 			continue
 		}
-		if customResourceFunctions[key] {
+		if deployTime[key] {
 			from.DeployTime = true
 		}
-		for _, to := range reach(key) {
+		for _, to := range b.reach(key) {
 			if !kinds[to.Kind].noArrows {
-				add(from, to, "")
+				b.add(from, to, "")
 			}
 		}
 		if resourcePolicies[r.Type] {
@@ -352,16 +369,19 @@ func Build(stacks Assembly) *Graph {
 		walk(r.Properties, func(v any) {
 			s, _ := v.(string)
 			if u, err := url.Parse(s); err == nil && u.Scheme == "https" {
-				add(from, hosts[u.Host], "HTTPS")
+				b.add(from, hosts[u.Host], "HTTPS")
 			}
 			if name, ok := strings.CutPrefix(s, "arn:aws:s3:::"); ok {
 				name, _, _ = strings.Cut(name, "/")
-				add(from, buckets[name], "")
+				b.add(from, buckets[name], "")
 			}
 		})
 	}
+}
 
-	for _, n := range g.Nodes {
+// label writes the counted nodes' lines and the counts of what nodes own.
+func (b *builder) label() {
+	for _, n := range b.g.Nodes {
 		k := kinds[n.Kind]
 		if k.counted {
 			n.Lines = []string{fmt.Sprintf("%s ×%d", k.label, n.members)}
@@ -371,12 +391,12 @@ func Build(stacks Assembly) *Graph {
 		}
 	}
 	counts := map[*Node]map[string]int{}
-	for key, r := range resources {
-		if label, ok := shownCounts[r.Type]; ok && owner[key] != nil {
-			if counts[owner[key]] == nil {
-				counts[owner[key]] = map[string]int{}
+	for _, key := range b.order {
+		if label, ok := shownCounts[b.resources[key].Type]; ok && b.owner[key] != nil {
+			if counts[b.owner[key]] == nil {
+				counts[b.owner[key]] = map[string]int{}
 			}
-			counts[owner[key]][label]++
+			counts[b.owner[key]][label]++
 		}
 	}
 	for n, c := range counts {
@@ -388,10 +408,14 @@ func Build(stacks Assembly) *Graph {
 			n.Lines = append(n.Lines, fmt.Sprintf("%d %s%s", c[label], label, plural))
 		}
 	}
+}
+
+// collapse sorts the edges, drops a reference where a labelled edge (a
+// port, HTTPS) joins the same two nodes, and draws a pair referring to each
+// other as one two-headed edge.
+func collapse(edges map[Edge]bool) []Edge {
+	var out []Edge
 	for e := range edges {
-		// A labelled edge (a port, HTTPS) says more than a reference
-		// between the same two nodes; a pair referring to each other is
-		// one two-headed edge.
 		if e.Label == "" {
 			labelled := false
 			for other := range edges {
@@ -407,13 +431,13 @@ func Build(stacks Assembly) *Graph {
 				e.Label = bothWays
 			}
 		}
-		g.Edges = append(g.Edges, e)
+		out = append(out, e)
 	}
-	sort.Slice(g.Edges, func(i, j int) bool {
-		a, b := g.Edges[i], g.Edges[j]
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
 		return a.From+a.To+a.Label < b.From+b.To+b.Label
 	})
-	return g
+	return out
 }
 
 // constructID is the id of the construct that made a resource: the last
