@@ -38,6 +38,7 @@ func TestBuild(t *testing.T) {
 			"App-x/Gateway/RestApi":        "API Gateway REST API|api-x|2 methods",
 			"App-x/Gateway/Domain":         "API custom domain|api.x.example.com",
 			"App-x/Cleaner/Function":       "Lambda function|cleaner-x",
+			"App-x/Worker/Function":        "Lambda function|worker-x",
 			"App-x/AWS::CloudWatch::Alarm": "CloudWatch alarms ×2|api-5xx-rate, dlq-not-empty",
 		}
 		got := map[string]string{}
@@ -62,7 +63,8 @@ func TestBuild(t *testing.T) {
 			{"App-x/Edge/WebAcl", "App-x/Edge/LoadBalancer", "protects"},
 			{"App-x/Gateway/Domain", "App-x/Gateway/RestApi", ""},
 			{"App-x/Gateway/RestApi", "App-x/Edge/LoadBalancer", "HTTPS"},
-			{"Data-x/Storage/Documents", "Data-x/Storage/Logs", ""}, // the literal ARN; the log bucket's policy is not a use
+			{"App-x/Worker/Function", "Data-x/Database/Cluster", "tcp/5432"}, // the rule imports the group through Fn::GetStackOutput
+			{"Data-x/Storage/Documents", "Data-x/Storage/Logs", ""},          // the literal ARN; the log bucket's policy is not a use
 		}
 		slices.SortFunc(want, func(a, b Edge) int { return strings.Compare(a.From+a.To+a.Label, b.From+b.To+b.Label) })
 		if !slices.Equal(g.Edges, want) {
