@@ -2,6 +2,7 @@ package infra
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	apigw "github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
@@ -327,15 +328,14 @@ func mtlsDomain(scope constructs.Construct, cfg Config, props *PaymentsAPIProps,
 // suppressAPIFindings holds the accepted cdk-nag findings of the API.
 func suppressAPIFindings(a *PaymentsAPI) {
 	stage := a.RestAPI.DeploymentStage()
-	suppress(stage, true,
-		finding{rule: "AwsSolutions-APIG3", reason: "WAF protects the ALB every request passes through (origin header, managed and injection rules, per-client rate limit); a second web ACL on the stage would inspect the same requests again."},
-		finding{rule: "NIST.800.53.R5-APIGWAssociatedWithWAF", reason: "WAF protects the ALB every request passes through (origin header, managed and injection rules, per-client rate limit); a second web ACL on the stage would inspect the same requests again."},
-		finding{rule: "PCI.DSS.321-APIGWAssociatedWithWAF", reason: "WAF protects the ALB every request passes through (origin header, managed and injection rules, per-client rate limit); a second web ACL on the stage would inspect the same requests again."},
-		finding{rule: "NIST.800.53.R5-APIGWCacheEnabledAndEncrypted", reason: "Payment responses must never be cached: a cached GET would serve a stale payment status, and POSTs are not cacheable."},
-		finding{rule: "PCI.DSS.321-APIGWCacheEnabledAndEncrypted", reason: "Payment responses must never be cached: a cached GET would serve a stale payment status, and POSTs are not cacheable."},
-		finding{rule: "NIST.800.53.R5-APIGWSSLEnabled", reason: "Integration TLS is to the ALB's ACM certificate (public trust), which API Gateway verifies; a client certificate for the backend would add nothing the origin header and WAF do not."},
-		finding{rule: "PCI.DSS.321-APIGWSSLEnabled", reason: "Integration TLS is to the ALB's ACM certificate (public trust), which API Gateway verifies; a client certificate for the backend would add nothing the origin header and WAF do not."},
-	)
+	suppress(stage, true, slices.Concat(
+		because("WAF protects the ALB every request passes through (origin header, managed and injection rules, per-client rate limit); a second web ACL on the stage would inspect the same requests again.",
+			"AwsSolutions-APIG3", "NIST.800.53.R5-APIGWAssociatedWithWAF", "PCI.DSS.321-APIGWAssociatedWithWAF"),
+		because("Payment responses must never be cached: a cached GET would serve a stale payment status, and POSTs are not cacheable.",
+			"NIST.800.53.R5-APIGWCacheEnabledAndEncrypted", "PCI.DSS.321-APIGWCacheEnabledAndEncrypted"),
+		because("Integration TLS is to the ALB's ACM certificate (public trust), which API Gateway verifies; a client certificate for the backend would add nothing the origin header and WAF do not.",
+			"NIST.800.53.R5-APIGWSSLEnabled", "PCI.DSS.321-APIGWSSLEnabled"),
+	)...)
 	suppress(a.RestAPI, true, finding{
 		rule:   "AwsSolutions-APIG4",
 		reason: "Clients are authenticated by mutual TLS on the custom domain (the only entry point) and by an API key on every method; there are no end users to authorize per request.",
@@ -343,13 +343,14 @@ func suppressAPIFindings(a *PaymentsAPI) {
 		rule:   "AwsSolutions-COG4",
 		reason: "Clients are systems authenticated by mutual TLS and API keys, not Cognito users.",
 	})
-	suppress(a.Truststore, true,
-		finding{rule: "AwsSolutions-S1", reason: "The truststore bucket holds one public object (CA certificates), written only by the truststore Lambda and read only by API Gateway; its changes are visible in its versions and in CloudTrail."},
-		finding{rule: "NIST.800.53.R5-S3BucketLoggingEnabled", reason: "The truststore bucket holds one public object (CA certificates); its changes are visible in its versions and in CloudTrail."},
-		finding{rule: "PCI.DSS.321-S3BucketLoggingEnabled", reason: "The truststore bucket holds one public object (CA certificates); its changes are visible in its versions and in CloudTrail."},
-		finding{rule: "NIST.800.53.R5-S3BucketReplicationEnabled", reason: "The truststore is rebuilt from the repository's configuration by every deployment; a replica would hold nothing that cannot be recreated."},
-		finding{rule: "PCI.DSS.321-S3BucketReplicationEnabled", reason: "The truststore is rebuilt from the repository's configuration by every deployment; a replica would hold nothing that cannot be recreated."},
-		finding{rule: "NIST.800.53.R5-S3DefaultEncryptionKMS", reason: "The truststore holds only public CA certificates; SSE-S3 keeps API Gateway's read of it independent of key policies (see the README on truststore encryption)."},
-		finding{rule: "PCI.DSS.321-S3DefaultEncryptionKMS", reason: "The truststore holds only public CA certificates; SSE-S3 keeps API Gateway's read of it independent of key policies (see the README on truststore encryption)."},
-	)
+	suppress(a.Truststore, true, slices.Concat(
+		because("The truststore bucket holds one public object (CA certificates), written only by the truststore Lambda and read only by API Gateway; its changes are visible in its versions and in CloudTrail.",
+			"AwsSolutions-S1"),
+		because("The truststore bucket holds one public object (CA certificates); its changes are visible in its versions and in CloudTrail.",
+			"NIST.800.53.R5-S3BucketLoggingEnabled", "PCI.DSS.321-S3BucketLoggingEnabled"),
+		because("The truststore is rebuilt from the repository's configuration by every deployment; a replica would hold nothing that cannot be recreated.",
+			"NIST.800.53.R5-S3BucketReplicationEnabled", "PCI.DSS.321-S3BucketReplicationEnabled"),
+		because("The truststore holds only public CA certificates; SSE-S3 keeps API Gateway's read of it independent of key policies (see the README on truststore encryption).",
+			"NIST.800.53.R5-S3DefaultEncryptionKMS", "PCI.DSS.321-S3DefaultEncryptionKMS"),
+	)...)
 }

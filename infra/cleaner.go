@@ -118,9 +118,7 @@ func suppressBucketCleanerFindings(c *BucketCleaner, outsideVpc bool, objectArns
 	if outsideVpc {
 		reason := "The replica region has no VPC: it holds only the replica bucket, its keys and its log bucket. The cleaner calls S3 only, " +
 			"exists only in non-production environments and runs only when the stack is deleted."
-		findings = append(findings,
-			finding{rule: "NIST.800.53.R5-LambdaInsideVPC", reason: reason},
-			finding{rule: "PCI.DSS.321-LambdaInsideVPC", reason: reason})
+		findings = append(findings, because(reason, "NIST.800.53.R5-LambdaInsideVPC", "PCI.DSS.321-LambdaInsideVPC")...)
 	}
 	suppress(c.Function.Function, true, findings...)
 }

@@ -38,6 +38,16 @@ type finding struct {
 	appliesToRegex []string
 }
 
+// because is one reason accepted for several rules: the same finding as
+// each pack names it (AwsSolutions, NIST 800-53, PCI DSS).
+func because(reason string, rules ...string) []finding {
+	findings := make([]finding, len(rules))
+	for i, rule := range rules {
+		findings[i] = finding{rule: rule, reason: reason}
+	}
+	return findings
+}
+
 // suppress records accepted findings on one resource. applyToChildren is for
 // an L2 construct whose findings sit on its L1 children (the resource itself);
 // it is never used on a stack or a construct that groups several resources.

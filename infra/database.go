@@ -325,10 +325,7 @@ func suppressDatabaseFindings(d *Database, cfg Config) {
 	if !cfg.Production {
 		reason := "Non-production environments must be destroyable by `make destroy` (a PR environment leaves nothing behind). " +
 			"With production=true the cluster has deletion protection and is snapshotted on delete; a test pins both."
-		suppress(d.Cluster, true,
-			finding{rule: "AwsSolutions-RDS10", reason: reason},
-			finding{rule: "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled", reason: reason},
-		)
+		suppress(d.Cluster, true, because(reason, "AwsSolutions-RDS10", "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled")...)
 	}
 	// RDSInBackupPlan is evaluated per instance; Aurora backs up the cluster
 	// volume, not instances.

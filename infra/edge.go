@@ -372,17 +372,11 @@ func suppressEdgeFindings(e *Edge, cfg Config) {
 		rule: "AwsSolutions-SMG4",
 		reason: "The origin-verify value is not a user credential: rotating it means changing the ALB rule, the WAF rule and the API Gateway integration together. " +
 			"The runbook (README) puts a new value and redeploys, which resolves it into all three at once; a rotation Lambda could not update the three atomically.",
-	}, finding{
-		rule:   "NIST.800.53.R5-SecretsManagerRotationEnabled",
-		reason: "See AwsSolutions-SMG4 on this secret: it is rotated by putting a new value and redeploying, which updates all three places that hold it at once.",
-	}, finding{
-		rule:   "PCI.DSS.321-SecretsManagerRotationEnabled",
-		reason: "See AwsSolutions-SMG4 on this secret: it is rotated by putting a new value and redeploying, which updates all three places that hold it at once.",
 	})
+	suppress(e.OriginSecret, true, because("See AwsSolutions-SMG4 on this secret: it is rotated by putting a new value and redeploying, which updates all three places that hold it at once.",
+		"NIST.800.53.R5-SecretsManagerRotationEnabled", "PCI.DSS.321-SecretsManagerRotationEnabled")...)
 	if !cfg.Production {
 		reason := "Non-production environments must be destroyable by `make destroy`; production ALBs have deletion protection (production=true)."
-		suppress(e.LoadBalancer, true,
-			finding{rule: "NIST.800.53.R5-ELBDeletionProtectionEnabled", reason: reason},
-			finding{rule: "PCI.DSS.321-ELBDeletionProtectionEnabled", reason: reason})
+		suppress(e.LoadBalancer, true, because(reason, "NIST.800.53.R5-ELBDeletionProtectionEnabled", "PCI.DSS.321-ELBDeletionProtectionEnabled")...)
 	}
 }

@@ -272,10 +272,7 @@ func suppressNetworkFindings(n *Network) {
 		route := subnet.Node().FindChild(jsii.String("DefaultRoute"))
 		reason := "Public subnets hold only the internet-facing ALB (behind WAF) and the NAT instances, which need a route to the internet gateway by definition. " +
 			"Workloads run in private subnets whose default route is a NAT instance that forwards HTTPS only; the database subnets have no route out of the VPC."
-		suppress(route, false,
-			finding{rule: "PCI.DSS.321-VPCNoUnrestrictedRouteToIGW", reason: reason},
-			finding{rule: "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW", reason: reason},
-		)
+		suppress(route, false, because(reason, "PCI.DSS.321-VPCNoUnrestrictedRouteToIGW", "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW")...)
 	}
 	for _, instance := range n.NatInstances {
 		suppress(instance.Instance(), false, finding{

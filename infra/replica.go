@@ -34,9 +34,7 @@ func NewReplica(scope constructs.Construct, id string, props *ReplicaProps) *Rep
 	r.LogsKey = newDomainKey(this, cfg, "logs-replica", "CloudWatch Logs groups in "+cfg.ReplicaRegion, logsServiceStatement(cfg, cfg.ReplicaRegion))
 	r.LogBucket = newLogBucket(this, cfg, cfg.ReplicaRegion)
 	r.Bucket = awss3.NewBucket(this, jsii.String("Documents"), documentBucketProps(cfg, cfg.ReplicaRegion, r.Key, r.LogBucket))
-	suppress(r.Bucket, true,
-		finding{rule: "PCI.DSS.321-S3BucketReplicationEnabled", reason: "This bucket is the cross-region replica of the document bucket in " + PrimaryRegion + "; replicating the replica again would add a third copy with no recovery benefit."},
-		finding{rule: "NIST.800.53.R5-S3BucketReplicationEnabled", reason: "This bucket is the cross-region replica of the document bucket in " + PrimaryRegion + "; replicating the replica again would add a third copy with no recovery benefit."},
-	)
+	suppress(r.Bucket, true, because("This bucket is the cross-region replica of the document bucket in "+PrimaryRegion+"; replicating the replica again would add a third copy with no recovery benefit.",
+		"PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")...)
 	return r
 }

@@ -2,6 +2,7 @@ package infra
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -66,18 +67,14 @@ func newLogBucket(scope constructs.Construct, cfg Config, region string) awss3.B
 			Resources:  jsii.Strings(fmt.Sprintf("arn:aws:s3:::%s/%s/AWSLogs/%s/*", cfg.BucketName("logs", region), albAccessLogPrefix, cfg.Account)),
 		}))
 	}
-	reason := func(what string) string {
-		return "This is the log bucket. " + what
-	}
-	suppress(b, true,
-		finding{rule: "AwsSolutions-S1", reason: reason("Logging a log bucket's access into itself would loop; writes come only from the S3 logging service principal, scoped to this account by the bucket policy.")},
-		finding{rule: "PCI.DSS.321-S3BucketLoggingEnabled", reason: reason("Logging a log bucket's access into itself would loop; writes come only from the S3 logging service principal, scoped to this account by the bucket policy.")},
-		finding{rule: "NIST.800.53.R5-S3BucketLoggingEnabled", reason: reason("Logging a log bucket's access into itself would loop; writes come only from the S3 logging service principal, scoped to this account by the bucket policy.")},
-		finding{rule: "PCI.DSS.321-S3DefaultEncryptionKMS", reason: reason("S3 server access logs and ELB access logs can only be delivered to SSE-S3 (AES-256) buckets (AWS documentation), so SSE-KMS is impossible here; it is encrypted at rest with SSE-S3, TLS-only and private.")},
-		finding{rule: "NIST.800.53.R5-S3DefaultEncryptionKMS", reason: reason("S3 server access logs and ELB access logs can only be delivered to SSE-S3 (AES-256) buckets (AWS documentation), so SSE-KMS is impossible here; it is encrypted at rest with SSE-S3, TLS-only and private.")},
-		finding{rule: "PCI.DSS.321-S3BucketReplicationEnabled", reason: reason("Access logs are regional operational records kept seven years with versioning; the documents they describe are replicated, the logs need not be.")},
-		finding{rule: "NIST.800.53.R5-S3BucketReplicationEnabled", reason: reason("Access logs are regional operational records kept seven years with versioning; the documents they describe are replicated, the logs need not be.")},
-	)
+	suppress(b, true, slices.Concat(
+		because("This is the log bucket. Logging a log bucket's access into itself would loop; writes come only from the S3 logging service principal, scoped to this account by the bucket policy.",
+			"AwsSolutions-S1", "PCI.DSS.321-S3BucketLoggingEnabled", "NIST.800.53.R5-S3BucketLoggingEnabled"),
+		because("This is the log bucket. S3 server access logs and ELB access logs can only be delivered to SSE-S3 (AES-256) buckets (AWS documentation), so SSE-KMS is impossible here; it is encrypted at rest with SSE-S3, TLS-only and private.",
+			"PCI.DSS.321-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3DefaultEncryptionKMS"),
+		because("This is the log bucket. Access logs are regional operational records kept seven years with versioning; the documents they describe are replicated, the logs need not be.",
+			"PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled"),
+	)...)
 	return b
 }
 
