@@ -98,14 +98,6 @@ var groupStyles = map[string]string{
 	"observability": `fillcolor="#e6e6e6"`,
 }
 
-// Assembly is the stacks of a cloud assembly, sorted by name.
-type Assembly []*assembly.Stack
-
-// Load reads a cloud assembly directory.
-func Load(dir string) (Assembly, error) {
-	return assembly.Load(dir)
-}
-
 // Node is one box of the diagram.
 type Node struct {
 	ID, Stack, Kind string
@@ -122,7 +114,7 @@ type Edge struct {
 
 // Graph is the diagram: nodes grouped by stack, and edges.
 type Graph struct {
-	Stacks Assembly
+	Stacks []*assembly.Stack
 	Nodes  map[string]*Node
 	Edges  []Edge
 }
@@ -140,8 +132,9 @@ type builder struct {
 	edges     map[Edge]bool
 }
 
-// Build derives the diagram from the assembly.
-func Build(stacks Assembly) *Graph {
+// Build derives the diagram from the stacks of an assembly
+// (assembly.Load).
+func Build(stacks []*assembly.Stack) *Graph {
 	b := &builder{
 		g:         &Graph{Stacks: stacks, Nodes: map[string]*Node{}},
 		resources: map[ref]assembly.Resource{},
@@ -160,7 +153,7 @@ func Build(stacks Assembly) *Graph {
 // index creates the nodes, assigns every resource to the node with the
 // longest construct-path prefix of its own, and records what imports and
 // attached policies resolve to.
-func (b *builder) index(stacks Assembly) {
+func (b *builder) index(stacks []*assembly.Stack) {
 	type prefix struct {
 		stack, prefix string
 		node          *Node
@@ -178,7 +171,7 @@ func (b *builder) index(stacks Assembly) {
 			if !ok {
 				continue
 			}
-			nodeID := strings.TrimSuffix(path(r), "/Resource")
+			nodeID := strings.TrimSuffix(r.Path(), "/Resource")
 			if k.counted {
 				nodeID = s.Name + "/" + r.Type
 			}
@@ -189,11 +182,11 @@ func (b *builder) index(stacks Assembly) {
 			}
 			n.members++
 			if k.counted {
-				n.names = append(n.names, constructID(path(r)))
+				n.names = append(n.names, constructID(r.Path()))
 			} else {
-				n.Lines = []string{k.label, physicalName(r, path(r))}
+				n.Lines = []string{k.label, physicalName(r, r.Path())}
 			}
-			prefixes = append(prefixes, prefix{s.Name, strings.TrimSuffix(path(r), "/Resource") + "/", n})
+			prefixes = append(prefixes, prefix{s.Name, strings.TrimSuffix(r.Path(), "/Resource") + "/", n})
 		}
 		for name, o := range s.Template.Outputs {
 			if target, ok := referenced(o.Value, s.Name, nil); ok {
@@ -207,7 +200,7 @@ func (b *builder) index(stacks Assembly) {
 	sort.Slice(b.order, func(i, j int) bool { return b.order[i].stack+b.order[i].id < b.order[j].stack+b.order[j].id })
 	sort.Slice(prefixes, func(i, j int) bool { return len(prefixes[i].prefix) > len(prefixes[j].prefix) })
 	for _, key := range b.order {
-		p := path(b.resources[key]) + "/"
+		p := b.resources[key].Path() + "/"
 		for _, candidate := range prefixes {
 			if candidate.stack == key.stack && strings.HasPrefix(p, candidate.prefix) {
 				b.owner[key] = candidate.node
@@ -457,8 +450,6 @@ func wrap(words []string, n int) []string {
 	}
 	return lines
 }
-
-func path(r assembly.Resource) string { return r.Path() }
 
 // physicalName is the resource's literal name, else its construct path
 // within the stack.

@@ -6,15 +6,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fintech/payments-platform/assembly"
 )
 
 func build(t *testing.T) *Graph {
 	t.Helper()
-	assembly, err := Load("testdata/assembly")
+	stacks, err := assembly.Load("testdata/assembly")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Build(assembly)
+	return Build(stacks)
 }
 
 // The fixture has one of each rule: references through undrawn resources

@@ -291,12 +291,12 @@ func TestIntegrationOutputs(t *testing.T) {
 // docs/architecture.dot is what cmd/diagram draws from this app. The tests
 // synthesize the suffix pr123; the committed diagram is of dev.
 func TestArchitectureDiagramIsCurrent(t *testing.T) {
-	assembly, err := diagram.Load(outdir)
+	stacks, err := assembly.Load(outdir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	diagram.Build(assembly).WriteDOT(&out)
+	diagram.Build(stacks).WriteDOT(&out)
 	got := strings.ReplaceAll(out.String(), "pr123", "dev")
 	want, err := os.ReadFile(filepath.Join("..", "docs", "architecture.dot"))
 	if err != nil {

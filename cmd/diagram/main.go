@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/fintech/payments-platform/assembly"
 	"github.com/fintech/payments-platform/diagram"
 )
 
@@ -17,10 +18,10 @@ func main() {
 	if len(os.Args) > 1 {
 		dir = os.Args[1]
 	}
-	assembly, err := diagram.Load(dir)
+	stacks, err := assembly.Load(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "diagram:", err)
 		os.Exit(1)
 	}
-	diagram.Build(assembly).WriteDOT(os.Stdout)
+	diagram.Build(stacks).WriteDOT(os.Stdout)
 }
