@@ -44,6 +44,7 @@ type Quantities struct {
 	Queues                 int
 	ProcessorMemoryGB      float64 // the function behind the SQS event source
 	ProcessorBatchSize     int
+	RateLimit              float64 // the usage plan's requests per second
 }
 
 // Measure counts the billable resources of every stack.
@@ -88,6 +89,9 @@ func Measure(stacks []*assembly.Stack) (Quantities, error) {
 				q.RuleGroupRules += len(list(p["Rules"]))
 			case "AWS::ApiGateway::RestApi":
 				q.RestAPIs++
+			case "AWS::ApiGateway::UsagePlan":
+				throttle, _ := p["Throttle"].(map[string]any)
+				q.RateLimit = float64(num(throttle["RateLimit"]))
 			case "AWS::S3::Bucket":
 				q.Buckets++
 			case "AWS::KMS::Key":
@@ -110,8 +114,8 @@ func Measure(stacks []*assembly.Stack) (Quantities, error) {
 			}
 		}
 	}
-	if q.TaskVCPU == 0 || q.MinTasks == 0 || q.ProcessorBatchSize == 0 || len(q.DBInstances) == 0 {
-		problems = append(problems, "the assembly lacks the API task definition, its scaling target, the processor's event source or the database")
+	if q.TaskVCPU == 0 || q.MinTasks == 0 || q.ProcessorBatchSize == 0 || len(q.DBInstances) == 0 || q.RateLimit == 0 {
+		problems = append(problems, "the assembly lacks the API task definition, its scaling target, the processor's event source, the database or the usage plan's throttle")
 	}
 	if len(problems) > 0 {
 		return q, fmt.Errorf("cost: %s", strings.Join(problems, "; "))
@@ -427,9 +431,7 @@ func WriteMarkdown(w io.Writer, c Prices, estimates ...Estimate) {
 			p.RequestsPerSecond, p.Requests()/1e6, p.PaymentShare*100)
 		fmt.Fprintln(w, "| item | basis | USD/month |")
 		fmt.Fprintln(w, "|---|---|---:|")
-		lines := slices.Clone(e.Lines)
-		slices.SortStableFunc(lines, func(a, b Line) int { return int(math.Round(b.Monthly*100) - math.Round(a.Monthly*100)) })
-		for _, l := range lines {
+		for _, l := range byCost(e.Lines) {
 			fmt.Fprintf(w, "| %s | %s | %s |\n", l.Item, l.Basis, money(l.Monthly))
 		}
 		fmt.Fprintf(w, "| **total** | | **%s** |\n", money(e.Total()))
@@ -490,6 +492,7 @@ func ReplaceSection(doc, generated string) (string, error) {
 func Section(nonProduction, production []*assembly.Stack) (string, error) {
 	var b strings.Builder
 	var estimates []Estimate
+	var productionQuantities Quantities
 	for _, env := range []struct {
 		stacks  []*assembly.Stack
 		profile Profile
@@ -503,24 +506,29 @@ func Section(nonProduction, production []*assembly.Stack) (string, error) {
 			return "", err
 		}
 		estimates = append(estimates, e)
+		productionQuantities = q
 	}
 	WriteMarkdown(&b, Singapore, estimates...)
 
-	// The same production stacks held at the throttle all month.
-	q, _ := Measure(production)
+	// The same production stacks held at their throttle all month.
 	throttle := Production
-	throttle.Name, throttle.RequestsPerSecond = "production at the throttle", 1000
-	e, err := Of(q, throttle, Singapore)
+	throttle.Name, throttle.RequestsPerSecond = "production at the throttle", productionQuantities.RateLimit
+	e, err := Of(productionQuantities, throttle, Singapore)
 	if err != nil {
 		return "", err
 	}
-	top := slices.Clone(e.Lines)
-	slices.SortStableFunc(top, func(a, b Line) int { return int(math.Round(b.Monthly) - math.Round(a.Monthly)) })
 	var parts []string
-	for _, l := range top[:4] {
+	for _, l := range byCost(e.Lines)[:4] {
 		parts = append(parts, fmt.Sprintf("%s $%s", l.Item, money(l.Monthly)))
 	}
-	fmt.Fprintf(&b, "\nHeld at the 1,000 req/s throttle all month (%.0f M requests), the same production stacks would cost **$%s** a month; the largest lines: %s.\n",
-		throttle.Requests()/1e6, money(e.Total()), strings.Join(parts, ", "))
+	fmt.Fprintf(&b, "\nHeld at the %s req/s throttle all month (%.0f M requests), the same production stacks would cost **$%s** a month; the largest lines: %s.\n",
+		money(throttle.RequestsPerSecond), throttle.Requests()/1e6, money(e.Total()), strings.Join(parts, ", "))
 	return b.String(), nil
+}
+
+// byCost orders lines from the most expensive, to the cent.
+func byCost(lines []Line) []Line {
+	sorted := slices.Clone(lines)
+	slices.SortStableFunc(sorted, func(a, b Line) int { return int(math.Round(b.Monthly*100) - math.Round(a.Monthly*100)) })
+	return sorted
 }

@@ -35,6 +35,7 @@ func fixture() map[string]assembly.Resource {
 		"Fn":    {Type: "AWS::Lambda::Function", Properties: map[string]any{"MemorySize": 512.0}},
 		"Esm":   {Type: "AWS::Lambda::EventSourceMapping", Properties: map[string]any{"FunctionName": map[string]any{"Ref": "Fn"}, "BatchSize": 10.0}},
 		"Key":   {Type: "AWS::KMS::Key"},
+		"Plan":  {Type: "AWS::ApiGateway::UsagePlan", Properties: map[string]any{"Throttle": map[string]any{"RateLimit": 1000.0}}},
 		"Sec":   {Type: "AWS::SecretsManager::Secret"},
 	}
 }
@@ -48,7 +49,7 @@ func TestMeasure(t *testing.T) {
 		if q.Instances["t4g.nano"] != 2 || q.InterfaceEndpoints != 2 || q.InterfaceEndpointAZs != 4 || q.GatewayEndpoints != 1 ||
 			q.DBInstances["db.t4g.medium"] != 2 || q.TaskVCPU != 0.5 || q.TaskMemoryGB != 1 || q.MinTasks != 2 || q.MaxTasks != 6 ||
 			q.LoadBalancerAZs != 2 || q.WebACLRules != 3 || q.RuleGroupRules != 2 || q.ProcessorMemoryGB != 0.5 || q.ProcessorBatchSize != 10 ||
-			q.KMSKeys != 1 || q.Secrets != 1 {
+			q.KMSKeys != 1 || q.Secrets != 1 || q.RateLimit != 1000 {
 			t.Errorf("quantities %+v", q)
 		}
 	})
