@@ -35,7 +35,6 @@ type Quantities struct {
 	LoadBalancerAZs        int
 	WebACLs, WebACLRules   int
 	RuleGroupRules         int
-	RestAPIs               int
 	Buckets                int
 	KMSKeys                int
 	Secrets                int
@@ -87,8 +86,6 @@ func Measure(stacks []*assembly.Stack) (Quantities, error) {
 				q.WebACLRules += len(list(p["Rules"]))
 			case "AWS::WAFv2::RuleGroup":
 				q.RuleGroupRules += len(list(p["Rules"]))
-			case "AWS::ApiGateway::RestApi":
-				q.RestAPIs++
 			case "AWS::ApiGateway::UsagePlan":
 				throttle, _ := p["Throttle"].(map[string]any)
 				q.RateLimit = float64(num(throttle["RateLimit"]))

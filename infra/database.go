@@ -160,7 +160,7 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 	// Lambda would create on the first rotation: unencrypted, kept forever,
 	// and left behind by `make destroy`. Named here, its group is created
 	// first, like every other audit log group.
-	rotationFunction := RotationFunctionName(cfg)
+	rotationFunction := cfg.rotationFunctionName()
 	rotation.Node().DefaultChild().(awssam.CfnApplication).AddPropertyOverride(jsii.String("Parameters.functionName"), rotationFunction)
 	rotation.Node().AddDependency(newAuditLogGroup(this, "RotationLogs", cfg, jsii.String("/aws/lambda/"+rotationFunction), keys.Logs))
 
@@ -168,12 +168,6 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 	pinIngressPorts(d.Cluster)
 	suppressDatabaseFindings(d, cfg)
 	return d
-}
-
-// RotationFunctionName names the master secret's rotation function (from
-// the Serverless Application Repository).
-func RotationFunctionName(cfg Config) string {
-	return cfg.Name("db-rotation")
 }
 
 // AllowFrom admits PostgreSQL connections from peer's security group: the

@@ -159,7 +159,7 @@ func logsServiceStatement(cfg Config, region string) awsiam.PolicyStatement {
 					logGroupArn("API-Gateway-Execution-Logs_*"),
 					// The database rotation function comes from the Serverless
 					// Application Repository, which fixes its log group's name.
-					logGroupArn("/aws/lambda/" + RotationFunctionName(cfg)),
+					logGroupArn("/aws/lambda/" + cfg.rotationFunctionName()),
 				},
 			},
 		},

@@ -33,6 +33,13 @@ func (c Config) LogGroupName(component string) string {
 	return c.LogGroupPrefix() + component
 }
 
+// rotationFunctionName names the master secret's rotation function, a
+// Serverless Application Repository app whose log group Lambda names
+// /aws/lambda/<function>.
+func (c Config) rotationFunctionName() string {
+	return c.Name("db-rotation")
+}
+
 // WafLogGroupName is the WAF log group: WAF accepts only names that start
 // with "aws-waf-logs-".
 func (c Config) WafLogGroupName() string {
