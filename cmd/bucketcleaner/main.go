@@ -1,8 +1,16 @@
-// Command bucketcleaner is a CloudFormation custom resource that empties a
-// versioned bucket (every object version and delete marker) when the resource
-// is deleted, so that a non-production stack can delete its buckets. It does
-// nothing on create and update. It exists instead of CDK's autoDeleteObjects,
-// whose bucket policy grants wildcard actions (s3:DeleteObject*, s3:List*).
+// Command bucketcleaner is a CloudFormation custom resource that empties and
+// deletes a versioned bucket (every object version and delete marker) when
+// the resource is deleted, so that a non-production stack can be destroyed.
+// It does nothing on create and update. It exists instead of CDK's
+// autoDeleteObjects, whose bucket policy grants wildcard actions
+// (s3:DeleteObject*, s3:List*).
+//
+// It deletes the bucket itself because emptying once is not enough: S3
+// server access logs and ALB access logs keep arriving in a log bucket for
+// hours after their sources are gone, so the bucket may hold new objects by
+// the time CloudFormation deletes it. Emptying and deleting in a loop until
+// DeleteBucket succeeds ends that race; CloudFormation then finds the bucket
+// gone, which a delete accepts.
 package main
 
 import (
@@ -18,13 +26,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 )
 
 // objectAPI is the part of the S3 client the cleaner uses.
 type objectAPI interface {
 	ListObjectVersions(context.Context, *s3.ListObjectVersionsInput, ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
 	DeleteObjects(context.Context, *s3.DeleteObjectsInput, ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
+	DeleteBucket(context.Context, *s3.DeleteBucketInput, ...func(*s3.Options)) (*s3.DeleteBucketOutput, error)
 }
+
+// maxRounds bounds the empty-and-delete loop. Late log deliveries are a
+// trickle (a file per source every few minutes), so a round almost always
+// wins; the bound only stops a bucket that something keeps filling.
+const maxRounds = 20
 
 type cleaner struct {
 	s3  objectAPI
@@ -40,12 +55,43 @@ func (c cleaner) handle(ctx context.Context, e cfn.Event) (string, map[string]an
 	if e.RequestType != cfn.RequestDelete {
 		return physicalID, nil, nil
 	}
-	deleted, err := c.empty(ctx, bucket)
+	deleted, rounds, err := c.remove(ctx, bucket)
 	if err != nil {
 		return physicalID, nil, err
 	}
-	c.log.InfoContext(ctx, "bucket emptied", "bucket", bucket, "deleted", deleted)
+	c.log.InfoContext(ctx, "bucket emptied and deleted", "bucket", bucket, "deleted", deleted, "rounds", rounds)
 	return physicalID, nil, nil
+}
+
+// remove empties the bucket and deletes it, emptying again whenever objects
+// arrived in between. A bucket that no longer exists counts as removed.
+func (c cleaner) remove(ctx context.Context, bucket string) (deleted, rounds int, err error) {
+	for rounds = 1; rounds <= maxRounds; rounds++ {
+		n, err := c.empty(ctx, bucket)
+		deleted += n
+		if isCode(err, "NoSuchBucket") {
+			return deleted, rounds, nil
+		}
+		if err != nil {
+			return deleted, rounds, err
+		}
+		_, err = c.s3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
+		switch {
+		case err == nil, isCode(err, "NoSuchBucket"):
+			return deleted, rounds, nil
+		case isCode(err, "BucketNotEmpty"):
+			c.log.InfoContext(ctx, "objects arrived while emptying; emptying again", "bucket", bucket, "round", rounds)
+		default:
+			return deleted, rounds, fmt.Errorf("bucketcleaner: delete bucket %s: %w", bucket, err)
+		}
+	}
+	return deleted, maxRounds, fmt.Errorf("bucketcleaner: %s still receives objects after %d rounds of emptying: stop what writes to it", bucket, maxRounds)
+}
+
+// isCode reports whether err is an S3 error with the given code.
+func isCode(err error, code string) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == code
 }
 
 // empty deletes every version and delete marker, a page (at most 1,000, the

@@ -67,8 +67,12 @@ type rotator struct {
 	gateway     gatewayAPI
 	usagePlanID string
 	keyPrefix   string // e.g. "payments-pr123-"
-	log         *slog.Logger
-	newValue    func() (string, error)
+	// tags mark every key the rotator creates as its environment's: the
+	// rotator's IAM policy lets it create only keys so tagged and delete
+	// only keys that carry them.
+	tags     map[string]string
+	log      *slog.Logger
+	newValue func() (string, error)
 }
 
 const (
@@ -152,6 +156,7 @@ func (r rotator) setSecret(ctx context.Context, e Event) error {
 		out, err := r.gateway.CreateApiKey(ctx, &apigateway.CreateApiKeyInput{
 			Name: &pending.Name, Value: &pending.Value, Enabled: true,
 			Description: aws.String("rotated by Secrets Manager: " + e.SecretID),
+			Tags:        r.tags,
 		})
 		if err != nil {
 			return fmt.Errorf("rotator: create API key %s: %w", pending.Name, err)
@@ -250,8 +255,9 @@ func (r rotator) secret(ctx context.Context, id, version, stage string) (apiKey,
 	return k, nil
 }
 
-// listKeys returns every API key whose name starts with the prefix, values
-// included.
+// listKeys returns every API key of this environment: its name starts with
+// the prefix and it carries the environment's tags (a longer suffix can
+// share the prefix: "pr1-" is a prefix of "pr1-x-"), values included.
 func (r rotator) listKeys(ctx context.Context) ([]agtypes.ApiKey, error) {
 	var keys []agtypes.ApiKey
 	in := &apigateway.GetApiKeysInput{NameQuery: &r.keyPrefix, IncludeValues: aws.Bool(true), Limit: aws.Int32(500)}
@@ -261,7 +267,7 @@ func (r rotator) listKeys(ctx context.Context) ([]agtypes.ApiKey, error) {
 			return nil, fmt.Errorf("rotator: list API keys: %w", err)
 		}
 		for _, k := range out.Items {
-			if strings.HasPrefix(aws.ToString(k.Name), r.keyPrefix) {
+			if strings.HasPrefix(aws.ToString(k.Name), r.keyPrefix) && r.ours(k) {
 				keys = append(keys, k)
 			}
 		}
@@ -270,6 +276,16 @@ func (r rotator) listKeys(ctx context.Context) ([]agtypes.ApiKey, error) {
 		}
 		in.Position = out.Position
 	}
+}
+
+// ours reports whether a key carries every tag the rotator gives its keys.
+func (r rotator) ours(k agtypes.ApiKey) bool {
+	for key, value := range r.tags {
+		if k.Tags[key] != value {
+			return false
+		}
+	}
+	return true
 }
 
 func (r rotator) findKey(ctx context.Context, name string) (*agtypes.ApiKey, error) {
@@ -313,8 +329,9 @@ func randomValue() (string, error) {
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	planID, prefix := os.Getenv("USAGE_PLAN_ID"), os.Getenv("API_KEY_NAME_PREFIX")
-	if planID == "" || prefix == "" {
-		logger.Error("USAGE_PLAN_ID and API_KEY_NAME_PREFIX are required")
+	tagKey, tagValue := os.Getenv("API_KEY_TAG_KEY"), os.Getenv("API_KEY_TAG_VALUE")
+	if planID == "" || prefix == "" || tagKey == "" || tagValue == "" {
+		logger.Error("USAGE_PLAN_ID, API_KEY_NAME_PREFIX, API_KEY_TAG_KEY and API_KEY_TAG_VALUE are required")
 		os.Exit(1)
 	}
 	awsCfg, err := config.LoadDefaultConfig(context.Background())
@@ -324,7 +341,7 @@ func main() {
 	}
 	r := rotator{
 		secrets: secretsmanager.NewFromConfig(awsCfg), gateway: apigateway.NewFromConfig(awsCfg),
-		usagePlanID: planID, keyPrefix: prefix, log: logger, newValue: randomValue,
+		usagePlanID: planID, keyPrefix: prefix, tags: map[string]string{tagKey: tagValue}, log: logger, newValue: randomValue,
 	}
 	lambda.Start(r.handle)
 }

@@ -99,15 +99,28 @@ func (g *fakeGateway) GetApiKeys(_ context.Context, in *apigateway.GetApiKeysInp
 	return out, nil
 }
 
+// environmentTags are the tags of the test environment's keys; the fake
+// enforces the rotator's IAM policy, which creates and deletes only keys
+// that carry them.
+var environmentTags = map[string]string{"Environment": "t"}
+
 func (g *fakeGateway) CreateApiKey(_ context.Context, in *apigateway.CreateApiKeyInput, _ ...func(*apigateway.Options)) (*apigateway.CreateApiKeyOutput, error) {
+	if in.Tags["Environment"] != "t" {
+		return nil, &agtypes.UnauthorizedException{Message: aws.String("AccessDenied: aws:RequestTag/Environment")}
+	}
 	g.ids++
 	g.creates++
 	id := fmt.Sprint("key", g.ids)
-	g.keys = append(g.keys, agtypes.ApiKey{Id: &id, Name: in.Name, Value: in.Value, Enabled: in.Enabled})
+	g.keys = append(g.keys, agtypes.ApiKey{Id: &id, Name: in.Name, Value: in.Value, Enabled: in.Enabled, Tags: in.Tags})
 	return &apigateway.CreateApiKeyOutput{Id: &id, Name: in.Name}, nil
 }
 
 func (g *fakeGateway) DeleteApiKey(_ context.Context, in *apigateway.DeleteApiKeyInput, _ ...func(*apigateway.Options)) (*apigateway.DeleteApiKeyOutput, error) {
+	for _, k := range g.keys {
+		if *k.Id == *in.ApiKey && k.Tags["Environment"] != "t" {
+			return nil, &agtypes.UnauthorizedException{Message: aws.String("AccessDenied: aws:ResourceTag/Environment")}
+		}
+	}
 	g.keys = slices.DeleteFunc(g.keys, func(k agtypes.ApiKey) bool { return *k.Id == *in.ApiKey })
 	delete(g.members, *in.ApiKey)
 	return &apigateway.DeleteApiKeyOutput{}, nil
@@ -130,10 +143,11 @@ func (g *fakeGateway) GetUsagePlanKey(_ context.Context, in *apigateway.GetUsage
 
 func newRotator() (rotator, *fakeSecrets, *fakeGateway) {
 	s, g := newFakeSecrets(), &fakeGateway{members: map[string]bool{}}
-	g.CreateApiKey(context.Background(), &apigateway.CreateApiKeyInput{Name: aws.String("payments-t-v0"), Value: aws.String("initial-value-0123456789"), Enabled: true})
+	// The first key, as CloudFormation creates it with the stack's tags.
+	g.CreateApiKey(context.Background(), &apigateway.CreateApiKeyInput{Name: aws.String("payments-t-v0"), Value: aws.String("initial-value-0123456789"), Enabled: true, Tags: environmentTags})
 	g.members["key1"] = true
 	n := 0
-	return rotator{secrets: s, gateway: g, usagePlanID: "plan", keyPrefix: "payments-t-", log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	return rotator{secrets: s, gateway: g, usagePlanID: "plan", keyPrefix: "payments-t-", tags: environmentTags, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		newValue: func() (string, error) { n++; return fmt.Sprintf("value-%d-abcdefghijklmnopqrst", n), nil }}, s, g
 }
 
@@ -191,6 +205,24 @@ func TestRotation(t *testing.T) {
 		rotate(t, r, s, "v3")
 		if got := keyNames(g); !slices.Equal(got, []string{"payments-t-v2", "payments-t-v3"}) {
 			t.Errorf("after three rotations %v", got)
+		}
+	})
+
+	// "pr1-" is a prefix of "pr1-x-": a longer suffix's keys share the name
+	// prefix, and only their tags tell them apart.
+	t.Run("AnotherEnvironmentsKeysAreLeftAlone", func(t *testing.T) {
+		r, s, g := newRotator()
+		g.keys = append(g.keys, agtypes.ApiKey{Id: aws.String("other"), Name: aws.String("payments-t-x-v9"), Value: aws.String("other-environment"),
+			Enabled: true, Tags: map[string]string{"Environment": "t-x"}})
+		rotate(t, r, s, "v1")
+		rotate(t, r, s, "v2")
+		if got := keyNames(g); !slices.Equal(got, []string{"payments-t-v1", "payments-t-v2", "payments-t-x-v9"}) {
+			t.Errorf("keys %v: the other environment's key must survive", got)
+		}
+		for _, k := range g.keys {
+			if *k.Id != "other" && k.Tags["Environment"] != "t" {
+				t.Errorf("key %s created without the environment's tag: %v", *k.Name, k.Tags)
+			}
 		}
 	})
 
