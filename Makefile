@@ -11,10 +11,14 @@ SHELL := /bin/bash
 ENV ?= dev
 CONTEXT ?=
 CDK_FLAGS = -c environmentSuffix=$(ENV) $(CONTEXT)
+# The stacks of one environment. The app also synthesizes the account setup
+# (PaymentsAccount, no suffix), which only `make account-setup` deploys and
+# nothing removes.
+ENV_STACKS = 'Payments*-$(ENV)'
 
 # Go package roots (`./...` would descend into node_modules, which ships Go
 # template files of `cdk init`).
-GO_PACKAGES := ./cmd/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/... ./diagram/... ./assembly/... ./cost/...
+GO_PACKAGES := ./cmd/... ./environment/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/... ./diagram/... ./assembly/... ./cost/...
 
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # No update checks or telemetry from the CLI: synth must not need a network.
@@ -98,19 +102,30 @@ diff: deps ## compare the synthesized stacks with what is deployed (needs AWS cr
 bootstrap: deps ## bootstrap the CDK toolkit in every environment the app uses (primary and replica region; needs AWS credentials)
 	cdk bootstrap --no-notices $(CDK_FLAGS)
 
+.PHONY: account-setup
+account-setup: deps ## once per account and region, like bootstrap: API Gateway's CloudWatch role (needs AWS credentials)
+	cdk deploy PaymentsAccount --no-notices --require-approval never $(CDK_FLAGS)
+
+# Synthesizes with the target account's lookups (read-only), then checks the
+# account against what that synthesis would consume.
+.PHONY: preflight
+preflight: deps ## read-only checks before a deploy: credentials, hosted zone, certificates, bootstrap in both regions, account setup, Docker, quotas
+	cdk synth --quiet --no-notices $(CDK_FLAGS) -o cdk.out.preflight >/dev/null
+	go run ./cmd/preflight -assembly cdk.out.preflight $(CDK_FLAGS)
+
 .PHONY: deploy
-deploy: bootstrap ## deploy every stack of ENV (default dev) in dependency order; writes cfn-outputs/flat-outputs.json
+deploy: preflight ## deploy every stack of ENV (default dev) in dependency order after make preflight; writes cfn-outputs/flat-outputs.json
 	mkdir -p cfn-outputs
-	cdk deploy --all --no-notices --require-approval never $(CDK_FLAGS) --outputs-file cfn-outputs/all-outputs.json
+	cdk deploy $(ENV_STACKS) --no-notices --require-approval never $(CDK_FLAGS) --outputs-file cfn-outputs/all-outputs.json
 	go run ./cmd/flatoutputs cfn-outputs/all-outputs.json cfn-outputs/flat-outputs.json
 
 .PHONY: destroy
-destroy: deps ## destroy every stack of ENV (non-production environments leave nothing behind)
-	cdk destroy --all --force --no-notices $(CDK_FLAGS)
+destroy: deps ## destroy every stack of ENV (non-production environments leave nothing behind; the account setup stays)
+	cdk destroy $(ENV_STACKS) --force --no-notices $(CDK_FLAGS)
 
 .PHONY: clean
 clean: ## remove build outputs
-	rm -rf cdk.out cdk.out.production build
+	rm -rf cdk.out cdk.out.production cdk.out.preflight build
 
 .PHONY: bench-api
 bench-api: postgres ## benchmark the API against pgbench running the same transaction, then 10,000 connections

@@ -33,6 +33,10 @@ type Quantities struct {
 	MinTasks, MaxTasks     int
 	LoadBalancers          int
 	LoadBalancerAZs        int
+	// PublicLoadBalancerAZs are the nodes of internet-facing load
+	// balancers, each with a billed public IPv4 address (internal ones
+	// have none).
+	PublicLoadBalancerAZs int
 	WebACLs, WebACLRules   int
 	RuleGroupRules         int
 	Buckets                int
@@ -81,6 +85,9 @@ func Measure(stacks []*assembly.Stack) (Quantities, error) {
 			case "AWS::ElasticLoadBalancingV2::LoadBalancer":
 				q.LoadBalancers++
 				q.LoadBalancerAZs += len(list(p["Subnets"]))
+				if p["Scheme"] != "internal" {
+					q.PublicLoadBalancerAZs += len(list(p["Subnets"]))
+				}
 			case "AWS::WAFv2::WebACL":
 				q.WebACLs++
 				q.WebACLRules += len(list(p["Rules"]))
@@ -344,11 +351,13 @@ func Of(q Quantities, p Profile, c Prices) (Estimate, error) {
 	// One new TLS connection per request from API Gateway is the pessimistic
 	// reading (25 new connections per second per LCU); at least one LCU.
 	lcus := math.Max(1, p.RequestsPerSecond/25)
-	add("Application Load Balancer", float64(q.LoadBalancers)*(c.LoadBalancer+lcus*c.LCU)*HoursPerMonth+float64(q.LoadBalancerAZs)*c.PublicIPv4*HoursPerMonth,
-		"%d ALB at $%.4g/h, %.0f LCU at $%.3g/LCU-h, %d public IPv4 addresses", q.LoadBalancers, c.LoadBalancer, lcus, c.LCU, q.LoadBalancerAZs)
+	add("Application Load Balancer", float64(q.LoadBalancers)*(c.LoadBalancer+lcus*c.LCU)*HoursPerMonth+float64(q.PublicLoadBalancerAZs)*c.PublicIPv4*HoursPerMonth,
+		"%d ALB at $%.4g/h, %.0f LCU at $%.3g/LCU-h, %d public IPv4 addresses", q.LoadBalancers, c.LoadBalancer, lcus, c.LCU, q.PublicLoadBalancerAZs)
 
-	add("AWS WAF", float64(q.WebACLs)*c.WAFWebACL+float64(q.WebACLRules+q.RuleGroupRules)*c.WAFRule+millions*c.WAFRequests,
-		"%d web ACL, %d rules (%d in the ACL, %d in our group) at $%g, %.1f M requests at $%.2g/M; within 1,500 WCU",
+	// Every request passes every web ACL (the stage's, then the ALB's),
+	// and each ACL bills its own requests.
+	add("AWS WAF", float64(q.WebACLs)*c.WAFWebACL+float64(q.WebACLRules+q.RuleGroupRules)*c.WAFRule+float64(q.WebACLs)*millions*c.WAFRequests,
+		"%d web ACLs, %d rules (%d in the ACLs, %d in our group) at $%g, %.1f M requests through each ACL at $%.2g/M; each within 1,500 WCU",
 		q.WebACLs, q.WebACLRules+q.RuleGroupRules, q.WebACLRules, q.RuleGroupRules, c.WAFRule, millions, c.WAFRequests)
 
 	add("API Gateway (REST)", tiered(millions, c.APIGatewayTiers),

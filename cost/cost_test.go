@@ -30,6 +30,7 @@ func fixture() map[string]assembly.Resource {
 		"Task":  {Type: "AWS::ECS::TaskDefinition", Properties: map[string]any{"Cpu": "512", "Memory": "1024"}},
 		"Scale": {Type: "AWS::ApplicationAutoScaling::ScalableTarget", Properties: map[string]any{"ServiceNamespace": "ecs", "MinCapacity": 2.0, "MaxCapacity": 6.0}},
 		"Alb":   {Type: "AWS::ElasticLoadBalancingV2::LoadBalancer", Properties: map[string]any{"Subnets": []any{"a", "b"}}},
+		"InAlb": {Type: "AWS::ElasticLoadBalancingV2::LoadBalancer", Properties: map[string]any{"Scheme": "internal", "Subnets": []any{"a", "b", "c"}}},
 		"Acl":   {Type: "AWS::WAFv2::WebACL", Properties: map[string]any{"Rules": []any{1, 2, 3}}},
 		"Group": {Type: "AWS::WAFv2::RuleGroup", Properties: map[string]any{"Rules": []any{1, 2}}},
 		"Fn":    {Type: "AWS::Lambda::Function", Properties: map[string]any{"MemorySize": 512.0}},
@@ -48,7 +49,7 @@ func TestMeasure(t *testing.T) {
 		}
 		if q.Instances["t4g.nano"] != 2 || q.InterfaceEndpoints != 2 || q.InterfaceEndpointAZs != 4 || q.GatewayEndpoints != 1 ||
 			q.DBInstances["db.t4g.medium"] != 2 || q.TaskVCPU != 0.5 || q.TaskMemoryGB != 1 || q.MinTasks != 2 || q.MaxTasks != 6 ||
-			q.LoadBalancerAZs != 2 || q.WebACLRules != 3 || q.RuleGroupRules != 2 || q.ProcessorMemoryGB != 0.5 || q.ProcessorBatchSize != 10 ||
+			q.LoadBalancerAZs != 5 || q.PublicLoadBalancerAZs != 2 || q.WebACLRules != 3 || q.RuleGroupRules != 2 || q.ProcessorMemoryGB != 0.5 || q.ProcessorBatchSize != 10 ||
 			q.KMSKeys != 1 || q.Secrets != 1 || q.RateLimit != 1000 {
 			t.Errorf("quantities %+v", q)
 		}

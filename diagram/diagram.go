@@ -46,6 +46,7 @@ type kind struct {
 var kinds = map[string]kind{
 	"AWS::ApiGateway::DomainName":               {label: "API custom domain", group: "edge"},
 	"AWS::ApiGateway::RestApi":                  {label: "API Gateway REST API", group: "edge"},
+	"AWS::ApiGatewayV2::VpcLink":                {label: "VPC link", group: "edge"},
 	"AWS::WAFv2::WebACL":                        {label: "WAF web ACL", group: "edge"},
 	"AWS::WAFv2::RuleGroup":                     {label: "WAF rule group", group: "edge"},
 	"AWS::ElasticLoadBalancingV2::LoadBalancer": {label: "Application Load Balancer", group: "edge"},

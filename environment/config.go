@@ -1,4 +1,10 @@
-package infra
+// Package environment is the typed configuration of one deployment of the
+// payments platform: the CDK context read and validated once, the names every
+// resource derives from it, and the checks that tell a deployable
+// configuration from an offline placeholder. It imports neither the CDK nor an
+// AWS SDK, so the CDK app, the deploy preflight and the integration tests
+// share it without linking jsii.
+package environment
 
 import (
 	"crypto/x509"
@@ -37,6 +43,8 @@ const (
 	KeyHostedZoneName               = "hostedZoneName"
 	KeyMtlsTruststore               = "mtlsTruststore"
 	KeyAPIKeySecretArn              = "apiKeySecretArn"
+	KeyAPICertificateArn            = "apiCertificateArn"
+	KeyALBCertificateArn            = "albCertificateArn"
 	KeyDBInstanceClass              = "dbInstanceClass"
 	KeyDocumentVersionRetentionDays = "documentVersionRetentionDays"
 	KeyAPITaskCPU                   = "apiTaskCpu"
@@ -45,7 +53,7 @@ const (
 )
 
 // Config is the typed environment configuration every construct reads. It is
-// built only by LoadConfig, so a Config value is always valid.
+// built only by Load, so a Config value is always valid.
 type Config struct {
 	// EnvironmentSuffix is appended to every resource name so that PR
 	// environments coexist in one account. Default "dev".
@@ -69,13 +77,21 @@ type Config struct {
 	// ALB (alb.<domainName>) are named. Default "payments.example.com".
 	DomainName string
 	// HostedZoneID and HostedZoneName name the Route 53 zone that validates the
-	// ACM certificates and holds the alias records. Both or neither; without
-	// them certificates wait for the DNS records to be added by hand.
+	// ACM certificates and holds the alias records. Both or neither. Without
+	// them (and without certificate ARNs) the environment synthesizes but is
+	// not deployable: see DeployProblems.
 	HostedZoneID   string
 	HostedZoneName string
+	// APICertificateArn and ALBCertificateArn import existing, issued ACM
+	// certificates for HostName("api") and HostName("alb") instead of
+	// creating DNS-validated ones; either may be given alone.
+	APICertificateArn, ALBCertificateArn string
 	// MtlsTruststore is the path of the PEM bundle of client CAs that API
 	// Gateway trusts for mutual TLS. Empty until one is configured.
 	MtlsTruststore string
+	// TruststorePEM is that bundle, read once by Load; the placeholder CA
+	// when MtlsTruststore is empty.
+	TruststorePEM string
 	// APIKeySecretArn imports an existing Secrets Manager secret holding the
 	// API key; empty means the stack creates the secret.
 	APIKeySecretArn string
@@ -104,15 +120,6 @@ type Config struct {
 //go:embed placeholder-truststore.pem
 var placeholderTruststore string
 
-// TruststorePEM is the client CA bundle API Gateway trusts.
-func (c Config) TruststorePEM() (string, error) {
-	if c.MtlsTruststore == "" {
-		return placeholderTruststore, nil
-	}
-	b, err := os.ReadFile(c.MtlsTruststore)
-	return string(b), err
-}
-
 // Defaults applied when a key is absent.
 const (
 	defaultEnvironmentSuffix = "dev"
@@ -134,23 +141,30 @@ var commercialRegions = []string{
 	"us-west-1", "us-west-2",
 }
 
+// MaxSuffixLength is the longest environment suffix. The longest names that
+// carry it decide: bucket names (63 characters with the 14-character region
+// codes and the 4-letter components), the ALB and its target group (32).
+// TestNamesFitTheirLimits synthesizes a suffix of this length and checks
+// every name against its service's limit.
+const MaxSuffixLength = 16
+
 var (
 	// RDS identifiers (which carry the suffix) reject a trailing hyphen and
-	// "--"; 16 characters keep the longest names (S3 buckets: 63, ALB: 32)
-	// inside their limits.
-	suffixPattern          = regexp.MustCompile(`^[a-z][a-z0-9-]{0,15}$`)
+	// "--".
+	suffixPattern          = regexp.MustCompile(fmt.Sprintf(`^[a-z][a-z0-9-]{0,%d}$`, MaxSuffixLength-1))
 	accountPattern         = regexp.MustCompile(`^[0-9]{12}$`)
 	hostedZoneIDPattern    = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 	dnsLabelPattern        = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	dbInstanceClassPattern = regexp.MustCompile(`^(t4g\.(medium|large)|(r6g|r7g|r8g|x2g)\.(large|[1-9]?[0-9]?xlarge))$`)
 	secretArnPattern       = regexp.MustCompile(`^arn:aws:secretsmanager:([a-z0-9-]+):([0-9]{12}):secret:[A-Za-z0-9/_+=.@-]+$`)
+	certificateArnPattern  = regexp.MustCompile(`^arn:aws:acm:([a-z0-9-]+):([0-9]{12}):certificate/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 )
 
-// LoadConfig reads and validates the configuration. context returns the raw
+// Load reads and validates the configuration. context returns the raw
 // value of a context key (nil when absent); getenv reads the environment (only
 // CDK_DEFAULT_ACCOUNT is consulted). Every invalid key is reported, each in a
 // message that names it and the accepted form.
-func LoadConfig(context func(key string) any, getenv func(string) string) (Config, error) {
+func Load(context func(key string) any, getenv func(string) string) (Config, error) {
 	var errs []error
 	str := func(key, def string) string {
 		v, err := contextString(context(key), def)
@@ -170,6 +184,8 @@ func LoadConfig(context func(key string) any, getenv func(string) string) (Confi
 		HostedZoneName:    strings.ToLower(strings.TrimSuffix(str(KeyHostedZoneName, ""), ".")),
 		MtlsTruststore:    str(KeyMtlsTruststore, ""),
 		APIKeySecretArn:   str(KeyAPIKeySecretArn, ""),
+		APICertificateArn: str(KeyAPICertificateArn, ""),
+		ALBCertificateArn: str(KeyALBCertificateArn, ""),
 	}
 	if cfg.Account == "" {
 		cfg.Account = getenv("CDK_DEFAULT_ACCOUNT")
@@ -211,8 +227,8 @@ func LoadConfig(context func(key string) any, getenv func(string) string) (Confi
 		message string
 	}{
 		{!validSuffix(cfg.EnvironmentSuffix), KeyEnvironmentSuffix, fmt.Sprintf(
-			"%q is not a valid suffix: use 1-16 lower-case letters, digits and single hyphens, starting with a letter and not ending with a hyphen (e.g. pr123)",
-			cfg.EnvironmentSuffix)},
+			"%q is not a valid suffix: use 1-%d lower-case letters, digits and single hyphens, starting with a letter and not ending with a hyphen (e.g. pr123)",
+			cfg.EnvironmentSuffix, MaxSuffixLength)},
 		{!accountPattern.MatchString(cfg.Account), KeyAccount, fmt.Sprintf(
 			"%q is not an AWS account id: use exactly 12 digits", cfg.Account)},
 		{!slices.Contains(commercialRegions, cfg.ReplicaRegion), KeyReplicaRegion, fmt.Sprintf(
@@ -229,9 +245,15 @@ func LoadConfig(context func(key string) any, getenv func(string) string) (Confi
 			"hostedZoneId and hostedZoneName must be given together, or neither"},
 		{cfg.HostedZoneName != "" && !inZone(cfg.DomainName, cfg.HostedZoneName), KeyHostedZoneName, fmt.Sprintf(
 			"%q does not contain domainName %q: use the zone that holds the domain", cfg.HostedZoneName, cfg.DomainName)},
-		{cfg.APIKeySecretArn != "" && !validSecretArn(cfg.APIKeySecretArn, cfg.Account), KeyAPIKeySecretArn, fmt.Sprintf(
+		{cfg.APIKeySecretArn != "" && !validRegionalArn(secretArnPattern, cfg.APIKeySecretArn, cfg.Account), KeyAPIKeySecretArn, fmt.Sprintf(
 			"%q is not a Secrets Manager secret ARN in %s and account %s: use arn:aws:secretsmanager:%s:<account>:secret:<name>",
 			cfg.APIKeySecretArn, PrimaryRegion, cfg.Account, PrimaryRegion)},
+		{cfg.APICertificateArn != "" && !validRegionalArn(certificateArnPattern, cfg.APICertificateArn, cfg.Account), KeyAPICertificateArn, fmt.Sprintf(
+			"%q is not an ACM certificate ARN in %s and account %s: use arn:aws:acm:%s:<account>:certificate/<id> of an issued certificate for %s",
+			cfg.APICertificateArn, PrimaryRegion, cfg.Account, PrimaryRegion, cfg.HostName("api"))},
+		{cfg.ALBCertificateArn != "" && !validRegionalArn(certificateArnPattern, cfg.ALBCertificateArn, cfg.Account), KeyALBCertificateArn, fmt.Sprintf(
+			"%q is not an ACM certificate ARN in %s and account %s: use arn:aws:acm:%s:<account>:certificate/<id> of an issued certificate for %s",
+			cfg.ALBCertificateArn, PrimaryRegion, cfg.Account, PrimaryRegion, cfg.HostName("alb"))},
 		{!dbInstanceClassPattern.MatchString(cfg.DBInstanceClass), KeyDBInstanceClass, fmt.Sprintf(
 			"%q is not a Graviton instance class Aurora PostgreSQL offers: use t4g.medium or t4g.large outside production, r7g.<size> or r8g.<size> in production (no \"db.\" prefix)", cfg.DBInstanceClass)},
 		{retentionErr != nil || retention < 31 || retention > 36500, KeyDocumentVersionRetentionDays, fmt.Sprintf(
@@ -246,10 +268,13 @@ func LoadConfig(context func(key string) any, getenv func(string) string) (Confi
 			errs = append(errs, keyError(check.key, check.message))
 		}
 	}
+	cfg.TruststorePEM = placeholderTruststore
 	if cfg.MtlsTruststore != "" {
-		if err := checkTruststore(cfg.MtlsTruststore); err != nil {
+		pem, err := readTruststore(cfg.MtlsTruststore)
+		if err != nil {
 			errs = append(errs, keyError(KeyMtlsTruststore, err.Error()))
 		}
+		cfg.TruststorePEM = pem
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("invalid CDK context:\n%w", err)
@@ -353,18 +378,20 @@ func inZone(domain, zone string) bool {
 	return domain == zone || strings.HasSuffix(domain, "."+zone)
 }
 
-func validSecretArn(arn, account string) bool {
-	m := secretArnPattern.FindStringSubmatch(arn)
+// validRegionalArn reports whether arn matches pattern (whose first two
+// groups are the region and the account) in PrimaryRegion and account.
+func validRegionalArn(pattern *regexp.Regexp, arn, account string) bool {
+	m := pattern.FindStringSubmatch(arn)
 	return m != nil && m[1] == PrimaryRegion && m[2] == account
 }
 
-// checkTruststore requires a readable PEM bundle of at least one CA certificate
+// readTruststore reads a PEM bundle and requires at least one CA certificate
 // and nothing else: API Gateway rejects a truststore it cannot parse only at
 // deploy time, after the custom domain has been half-created.
-func checkTruststore(path string) error {
+func readTruststore(path string) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("cannot read %q: use the path of a PEM file of client CA certificates (make dev-certs writes one)", path)
+		return "", fmt.Errorf("cannot read %q: use the path of a PEM file of client CA certificates (make dev-certs writes one)", path)
 	}
 	certs := 0
 	for rest := data; ; {
@@ -372,21 +399,69 @@ func checkTruststore(path string) error {
 		block, rest = pem.Decode(rest)
 		if block == nil {
 			if strings.TrimSpace(string(rest)) != "" {
-				return fmt.Errorf("%q holds data that is not PEM: use a bundle of PEM CERTIFICATE blocks", path)
+				return "", fmt.Errorf("%q holds data that is not PEM: use a bundle of PEM CERTIFICATE blocks", path)
 			}
 			break
 		}
 		if block.Type != "CERTIFICATE" {
-			return fmt.Errorf("%q holds a %s block: use CERTIFICATE blocks only (never a private key)", path, block.Type)
+			return "", fmt.Errorf("%q holds a %s block: use CERTIFICATE blocks only (never a private key)", path, block.Type)
 		}
 		cert, err := x509.ParseCertificate(block.Bytes)
 		if err != nil || !cert.IsCA {
-			return fmt.Errorf("%q holds a certificate that is not a CA certificate: use the CAs that issue client certificates", path)
+			return "", fmt.Errorf("%q holds a certificate that is not a CA certificate: use the CAs that issue client certificates", path)
 		}
 		certs++
 	}
 	if certs == 0 {
-		return fmt.Errorf("%q holds no certificate: use a bundle of PEM CERTIFICATE blocks", path)
+		return "", fmt.Errorf("%q holds no certificate: use a bundle of PEM CERTIFICATE blocks", path)
 	}
-	return nil
+	return string(data), nil
+}
+
+// DeployProblems lists what keeps this configuration from deploying to a real
+// account: offline placeholders that synthesize but would fail a deployment
+// or hold it in CREATE_IN_PROGRESS. `make preflight` (which `make deploy`
+// runs first) refuses to deploy while any remains; each problem names the
+// keys to set.
+func (c Config) DeployProblems() []string {
+	var problems []string
+	if c.Account == OfflineAccount {
+		problems = append(problems, fmt.Sprintf(
+			"%s: %s is the offline placeholder account: run with credentials for the target account (the CDK CLI sets CDK_DEFAULT_ACCOUNT) or set -c %s=<12 digits>",
+			KeyAccount, OfflineAccount, KeyAccount))
+	}
+	if c.DomainName == defaultDomainName {
+		problems = append(problems, fmt.Sprintf(
+			"%s: %s is a placeholder: set -c %s=<a domain you control>, with -c %s and -c %s (certificates validated and records created automatically) or -c %s and -c %s (issued ACM certificates)",
+			KeyDomainName, defaultDomainName, KeyDomainName, KeyHostedZoneID, KeyHostedZoneName, KeyAPICertificateArn, KeyALBCertificateArn))
+	}
+	if c.HostedZoneID == "" {
+		for _, cert := range []struct{ key, arn, host string }{
+			{KeyAPICertificateArn, c.APICertificateArn, c.HostName("api")},
+			{KeyALBCertificateArn, c.ALBCertificateArn, c.HostName("alb")},
+		} {
+			if cert.arn == "" {
+				problems = append(problems, fmt.Sprintf(
+					"%s: without a hosted zone ACM cannot validate a certificate for %s and the App stack would wait in CREATE_IN_PROGRESS: set -c %s and -c %s, or -c %s=<ARN of an issued certificate for %s>",
+					cert.key, cert.host, KeyHostedZoneID, KeyHostedZoneName, cert.key, cert.host))
+			}
+		}
+	}
+	return problems
+}
+
+// DeployWarnings lists what deploys but will not work as a user expects.
+func (c Config) DeployWarnings() []string {
+	var warnings []string
+	if c.MtlsTruststore == "" {
+		warnings = append(warnings, fmt.Sprintf(
+			"%s: not set, so the truststore is the placeholder CA and no client can connect: set -c %s=<PEM of your client CAs> (make dev-certs writes a test one)",
+			KeyMtlsTruststore, KeyMtlsTruststore))
+	}
+	if c.HostedZoneID == "" {
+		warnings = append(warnings, fmt.Sprintf(
+			"%s: no hosted zone, so no DNS record is created: point %s at the custom domain's regional name (stack output ApiDomainTarget) yourself",
+			KeyHostedZoneID, c.HostName("api")))
+	}
+	return warnings
 }

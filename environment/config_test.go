@@ -1,4 +1,4 @@
-package infra_test
+package environment_test
 
 import (
 	"os"
@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fintech/payments-platform/infra"
+	"github.com/fintech/payments-platform/environment"
 )
 
-func loadConfig(context map[string]any, env map[string]string) (infra.Config, error) {
-	return infra.LoadConfig(func(key string) any { return context[key] }, func(k string) string { return env[k] })
+func loadConfig(context map[string]any, env map[string]string) (environment.Config, error) {
+	return environment.Load(func(key string) any { return context[key] }, func(k string) string { return env[k] })
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -19,7 +19,7 @@ func TestLoadConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.EnvironmentSuffix != "dev" || got.Account != infra.OfflineAccount || got.Region != "ap-southeast-1" ||
+		if got.EnvironmentSuffix != "dev" || got.Account != environment.OfflineAccount || got.Region != "ap-southeast-1" ||
 			got.ReplicaRegion != "ap-southeast-2" || got.Production || got.VpcCidr.String() != "10.40.0.0/16" ||
 			got.DomainName != "payments.example.com" {
 			t.Errorf("defaults: %+v", got)
@@ -88,8 +88,8 @@ func TestLoadConfigErrors(t *testing.T) {
 	}{
 		{"ErrSuffixUpperCase", map[string]any{"environmentSuffix": "PR123"},
 			`context "environmentSuffix": "PR123" is not a valid suffix: use 1-16 lower-case letters, digits and single hyphens, starting with a letter and not ending with a hyphen (e.g. pr123)`},
-		{"ErrSuffixTooLong", map[string]any{"environmentSuffix": "feature-branch-123"},
-			`context "environmentSuffix": "feature-branch-123" is not a valid suffix`},
+		{"ErrSuffixTooLong", map[string]any{"environmentSuffix": "feature-branch-12"},
+			`context "environmentSuffix": "feature-branch-12" is not a valid suffix`},
 		{"ErrSuffixTrailingHyphen", map[string]any{"environmentSuffix": "pr-"}, `context "environmentSuffix": "pr-" is not a valid suffix`},
 		{"ErrSuffixDoubleHyphen", map[string]any{"environmentSuffix": "pr--1"}, `context "environmentSuffix": "pr--1" is not a valid suffix`},
 		{"ErrSuffixNotAString", map[string]any{"environmentSuffix": 42.0},
@@ -118,6 +118,10 @@ func TestLoadConfigErrors(t *testing.T) {
 			`context "apiKeySecretArn": "arn:aws:s3:::bucket" is not a Secrets Manager secret ARN in ap-southeast-1 and account 123456789012: use arn:aws:secretsmanager:ap-southeast-1:<account>:secret:<name>`},
 		{"ErrSecretArnOtherRegion", map[string]any{"apiKeySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:key-AbCdEf"},
 			`context "apiKeySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:key-AbCdEf" is not a Secrets Manager secret ARN in ap-southeast-1`},
+		{"ErrAPICertificateArn", map[string]any{"apiCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"},
+			`context "apiCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012" is not an ACM certificate ARN in ap-southeast-1 and account 123456789012: use arn:aws:acm:ap-southeast-1:<account>:certificate/<id> of an issued certificate for api.dev.payments.example.com`},
+		{"ErrALBCertificateArn", map[string]any{"albCertificateArn": "arn:aws:acm:ap-southeast-1:123456789012:certificate/not-an-id", "production": true},
+			`context "albCertificateArn": "arn:aws:acm:ap-southeast-1:123456789012:certificate/not-an-id" is not an ACM certificate ARN in ap-southeast-1 and account 123456789012: use arn:aws:acm:ap-southeast-1:<account>:certificate/<id> of an issued certificate for alb.payments.example.com`},
 		{"ErrTaskSize", map[string]any{"apiTaskCpu": "256", "apiTaskMemory": "8192"},
 			`context "apiTaskMemory": apiTaskCpu 256 with apiTaskMemory 8192 is not a Fargate size: use 256 (512-2048 MiB), 512 (1024-4096), 1024 (2048-8192), 2048 (4096-16384) or 4096 (8192-30720), memory in steps of 1024`},
 		{"ErrDBInstanceClass", map[string]any{"dbInstanceClass": "db.m5.large"},
@@ -150,6 +154,62 @@ func TestLoadConfigErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), key) {
 				t.Errorf("error does not name %s: %v", key, err)
 			}
+		}
+	})
+}
+
+// The longest suffix MaxSuffixLength allows is accepted (the infra tests
+// synthesize it and check every name's length), one more is not.
+func TestSuffixLength(t *testing.T) {
+	longest := "p" + strings.Repeat("r", environment.MaxSuffixLength-1)
+	if _, err := loadConfig(map[string]any{"environmentSuffix": longest}, nil); err != nil {
+		t.Errorf("%q (%d characters) refused: %v", longest, len(longest), err)
+	}
+	if _, err := loadConfig(map[string]any{"environmentSuffix": longest + "x"}, nil); err == nil {
+		t.Errorf("%q (%d characters) accepted", longest+"x", len(longest)+1)
+	}
+}
+
+// A configuration that synthesizes offline is not yet one that deploys:
+// DeployProblems names what `make preflight` refuses, each with the keys to
+// set.
+func TestDeployProblems(t *testing.T) {
+	certificate := "arn:aws:acm:ap-southeast-1:210987654321:certificate/12345678-1234-1234-1234-123456789012"
+	for _, tc := range []struct {
+		name    string
+		context map[string]any
+		want    []string // the keys the problems name, in order
+	}{
+		{"ErrPlaceholders", nil, []string{"account", "domainName", "apiCertificateArn", "albCertificateArn"}},
+		{"ErrOneCertificateWithoutZone", map[string]any{"account": "210987654321", "domainName": "pay.example.org", "apiCertificateArn": certificate},
+			[]string{"albCertificateArn"}},
+		{"OKHostedZone", map[string]any{"account": "210987654321", "domainName": "pay.example.org",
+			"hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.org"}, nil},
+		{"OKCertificates", map[string]any{"account": "210987654321", "domainName": "pay.example.org",
+			"apiCertificateArn": certificate, "albCertificateArn": certificate}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := loadConfig(tc.context, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range cfg.DeployProblems() {
+				key, _, _ := strings.Cut(p, ":")
+				got = append(got, key)
+				if !strings.Contains(p, "-c ") {
+					t.Errorf("%q does not say what to set", p)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("problems name %v, want %v", got, tc.want)
+			}
+		})
+	}
+	t.Run("WarningsForATruststorePlaceholder", func(t *testing.T) {
+		cfg, _ := loadConfig(nil, nil)
+		if w := cfg.DeployWarnings(); len(w) != 2 || !strings.HasPrefix(w[0], "mtlsTruststore:") || !strings.HasPrefix(w[1], "hostedZoneId:") {
+			t.Errorf("warnings %q", w)
 		}
 	})
 }

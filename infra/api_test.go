@@ -41,10 +41,22 @@ func TestApiHasNoPathAroundMutualTLS(t *testing.T) {
 		t.Errorf("truststore content %.60q", pem)
 	}
 	for _, b := range appResources("AWS::S3::Bucket") {
-		if b.Properties["BucketName"] == "payments-truststore-pr123-123456789012-ap-southeast-1" {
+		if b.Properties["BucketName"] == "payments-mtls-pr123-123456789012-ap-southeast-1" {
 			if jsonOf(b.Properties["VersioningConfiguration"]) != `{"Status":"Enabled"}` ||
-				!strings.Contains(jsonOf(b.Properties["PublicAccessBlockConfiguration"]), `"RestrictPublicBuckets":true`) {
+				!strings.Contains(jsonOf(b.Properties["PublicAccessBlockConfiguration"]), `"RestrictPublicBuckets":true`) ||
+				jsonOf(b.Properties["LoggingConfiguration"]) != `{"DestinationBucketName":"payments-logs-pr123-123456789012-ap-southeast-1","LogFilePrefix":"s3/mtls/"}` {
 				t.Errorf("truststore bucket %v", b.Properties)
+			}
+			// The log bucket (data stack) admits exactly this bucket's logs.
+			var policy string
+			for _, p := range dataResources("AWS::S3::BucketPolicy") {
+				if strings.HasPrefix(refOf(p.Properties["Bucket"]), "StorageLogBucket") {
+					policy = jsonOf(p.Properties)
+				}
+			}
+			if !strings.Contains(policy, `"Resource":"arn:aws:s3:::payments-logs-pr123-123456789012-ap-southeast-1/s3/mtls/*"`) ||
+				!strings.Contains(policy, `"aws:SourceArn":"arn:aws:s3:::payments-mtls-pr123-123456789012-ap-southeast-1"`) {
+				t.Errorf("the log bucket does not admit the truststore bucket's access logs: %s", policy)
 			}
 			return
 		}
@@ -54,7 +66,8 @@ func TestApiHasNoPathAroundMutualTLS(t *testing.T) {
 
 // Every method requires an API key; the payment body is validated against
 // a JSON schema and the Idempotency-Key header is required before the
-// request leaves API Gateway; integrations carry the origin header.
+// request leaves API Gateway; every integration is private, through the VPC
+// link to the ALB, and passes API Gateway's own key id.
 func TestApiMethods(t *testing.T) {
 	methods := appResources("AWS::ApiGateway::Method")
 	if len(methods) != 2 {
@@ -66,11 +79,11 @@ func TestApiMethods(t *testing.T) {
 			t.Errorf("%s %v: no API key required", m, p["HttpMethod"])
 		}
 		integration := jsonOf(p["Integration"])
-		for _, want := range []string{`"Type":"HTTP_PROXY"`, `https://alb.pr123.payments.example.com/v1/payments`,
-			`"integration.request.header.x-origin-verify":{"Fn::Join":["",["'{{resolve:secretsmanager:`,
+		for _, want := range []string{`"Type":"HTTP_PROXY"`, `"Uri":"https://alb.pr123.payments.example.com/v1/payments`,
+			`"ConnectionType":"VPC_LINK"`, `"ConnectionId":{"Ref":"EdgeVpcLink`, `"IntegrationTarget":{"Ref":"EdgeLoadBalancer`,
 			`"integration.request.header.X-Api-Key-Id":"context.identity.apiKeyId"`} {
 			if !strings.Contains(integration, want) {
-				t.Errorf("%s %v integration lacks %s", m, p["HttpMethod"], want)
+				t.Errorf("%s %v integration lacks %s: %s", m, p["HttpMethod"], want, integration)
 			}
 		}
 		if p["RequestValidatorId"] == nil {

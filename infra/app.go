@@ -3,10 +3,20 @@ package infra
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fintech/payments-platform/environment"
 )
 
-// Stacks are the stacks of one environment, in deployment order.
+// environmentTag is the tag every resource of an environment carries, with
+// the suffix as its value; IAM conditions on it scope what one
+// environment's roles may touch.
+const environmentTag = "Environment"
+
+// Stacks are the stacks of the app: the account setup and one environment's.
 type Stacks struct {
+	// Account is the account setup (environment.AccountStackName): deployed
+	// by `make account-setup`, outside every environment.
+	Account awscdk.Stack
 	Replica awscdk.Stack
 	Keys    awscdk.Stack
 	Network awscdk.Stack
@@ -14,28 +24,44 @@ type Stacks struct {
 	App     awscdk.Stack
 }
 
-// All returns the stacks in deployment order.
-func (s Stacks) All() []awscdk.Stack {
+// Environment returns the environment's stacks in deployment order: what
+// `make deploy` deploys and `make destroy` removes.
+func (s Stacks) Environment() []awscdk.Stack {
 	return []awscdk.Stack{s.Replica, s.Keys, s.Network, s.Data, s.App}
+}
+
+// All returns every stack: the account setup, then the environment's.
+func (s Stacks) All() []awscdk.Stack {
+	return append([]awscdk.Stack{s.Account}, s.Environment()...)
 }
 
 // NewStacks builds every stack of the environment described by cfg.
 // sourceRoot is the Go module root, from which the Lambda functions are
 // built. Stateful resources (keys, data) live apart from stateless ones so
 // that the latter can be replaced without touching data.
-func NewStacks(app awscdk.App, cfg Config, sourceRoot string) Stacks {
-	newStack := func(component, region, description string, crossRegion bool) awscdk.Stack {
-		name := cfg.StackName(component)
+func NewStacks(app awscdk.App, cfg environment.Config, sourceRoot string) Stacks {
+	stack := func(name, region, description string, protected, crossRegion bool) awscdk.Stack {
 		return awscdk.NewStack(app, &name, &awscdk.StackProps{
 			Env:                   &awscdk.Environment{Account: &cfg.Account, Region: &region},
 			StackName:             &name,
 			Description:           jsii.String(description),
-			TerminationProtection: jsii.Bool(cfg.Production),
+			TerminationProtection: jsii.Bool(protected),
 			CrossRegionReferences: jsii.Bool(crossRegion),
 		})
 	}
+	newStack := func(component, region, description string, crossRegion bool) awscdk.Stack {
+		return stack(cfg.StackName(component), region, description, cfg.Production, crossRegion)
+	}
 
 	var s Stacks
+	// Shared by every environment of the account: protected from deletion,
+	// and no environment's stack depends on it (`make preflight` checks it
+	// is deployed instead), so deploying or destroying an environment never
+	// touches it.
+	s.Account = stack(environment.AccountStackName, cfg.Region,
+		"Payments platform: account setup (API Gateway's CloudWatch role), once per account and region like the CDK bootstrap stack", true, false)
+	NewAccountSetup(s.Account, "Setup", cfg)
+
 	s.Replica = newStack("Replica", cfg.ReplicaRegion, "Payments platform: cross-region replica of the document bucket and its key (stateful)", true)
 	replica := NewReplica(s.Replica, "Replica", &ReplicaProps{Config: cfg})
 
@@ -73,11 +99,15 @@ func NewStacks(app awscdk.App, cfg Config, sourceRoot string) Stacks {
 	// The ALB checks at creation that it may write to the log bucket.
 	s.App.Node().AddDependency(s.Data)
 	appKeys := keys.ImportInto(s.App)
+	names := NewNames(s.App, "Names", cfg)
 	queues := NewQueues(s.App, "Queues", cfg, appKeys)
 	service := NewPaymentService(s.App, "Api", &PaymentServiceProps{Config: cfg, Network: network, Database: database, Keys: appKeys, Queues: queues, SourceRoot: sourceRoot})
 	processor := NewProcessor(s.App, "Processor", &ProcessorProps{Config: cfg, Network: network, Database: database, Keys: appKeys, Queues: queues, SourceRoot: sourceRoot})
-	edge := NewEdge(s.App, "Edge", &EdgeProps{Config: cfg, Network: network, Service: service, Keys: appKeys, LogBucketName: cfg.BucketName("logs", cfg.Region)})
-	gateway := NewPaymentsAPI(s.App, "Gateway", &PaymentsAPIProps{Config: cfg, Network: network, Keys: appKeys, Edge: edge, SourceRoot: sourceRoot})
+	edge := NewEdge(s.App, "Edge", &EdgeProps{Config: cfg, Network: network, Service: service, Names: names, LogBucketName: cfg.BucketName("logs", cfg.Region)})
+	gateway := NewPaymentsAPI(s.App, "Gateway", &PaymentsAPIProps{Config: cfg, Network: network, Keys: appKeys, Edge: edge, Names: names, SourceRoot: sourceRoot})
+	NewWebACLs(s.App, "Waf", &WebACLsProps{
+		Config: cfg, Keys: appKeys, LoadBalancerArn: edge.LoadBalancer.LoadBalancerArn(), StageArn: gateway.RestAPI.DeploymentStage().StageArn(),
+	})
 	NewObservability(s.App, "Observability", &ObservabilityProps{
 		Config: cfg, Keys: appKeys, Thresholds: DefaultAlarmThresholds, API: gateway, Edge: edge,
 		Service: service, Database: database, Queues: queues, Processor: processor,
@@ -85,7 +115,7 @@ func NewStacks(app awscdk.App, cfg Config, sourceRoot string) Stacks {
 	if !cfg.Production {
 		NewBucketCleaner(s.App, "BucketCleaner", &BucketCleanerProps{
 			Name: "app", Config: cfg, SourceRoot: sourceRoot, LogsKey: appKeys.Logs, Network: network,
-			Buckets: []CleanedBucket{{Name: cfg.BucketName("truststore", cfg.Region), Bucket: gateway.Truststore}},
+			Buckets: []CleanedBucket{{Name: cfg.BucketName("mtls", cfg.Region), Bucket: gateway.Truststore}},
 		})
 	}
 
@@ -102,9 +132,12 @@ func NewStacks(app awscdk.App, cfg Config, sourceRoot string) Stacks {
 	output(s.Replica, "ReplicaRegion", "The region of the replica bucket", jsii.String(cfg.ReplicaRegion))
 	output(s.App, "ApiKeySecretArn", "The API key secret (rotated every 30 days)", gateway.APIKeySecret.SecretArn())
 
-	tags := awscdk.Tags_Of(app)
-	tags.Add(jsii.String("Project"), jsii.String("payments"), nil)
-	tags.Add(jsii.String("Environment"), jsii.String(cfg.EnvironmentSuffix), nil)
-	tags.Add(jsii.String("DataClassification"), jsii.String("pci-cardholder-adjacent"), nil)
+	awscdk.Tags_Of(app).Add(jsii.String("Project"), jsii.String("payments"), nil)
+	// The account setup belongs to no environment.
+	for _, stack := range s.Environment() {
+		tags := awscdk.Tags_Of(stack)
+		tags.Add(jsii.String(environmentTag), jsii.String(cfg.EnvironmentSuffix), nil)
+		tags.Add(jsii.String("DataClassification"), jsii.String("pci-cardholder-adjacent"), nil)
+	}
 	return s
 }

@@ -2,6 +2,7 @@ package infra_test
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -100,15 +101,17 @@ func TestApiServiceAndAutoscaling(t *testing.T) {
 	}
 }
 
-// The ALB: internet-facing in the public subnets, HTTPS only with TLS 1.2+,
-// invalid headers dropped, access-logged; and no request without the origin
-// header reaches the target group.
-func TestAlbRefusesRequestsWithoutTheOriginHeader(t *testing.T) {
-	lb := one(t, appResources("AWS::ElasticLoadBalancingV2::LoadBalancer"), "load balancers").Properties
-	if lb["Scheme"] != "internet-facing" || strings.Count(jsonOf(lb["Subnets"]), "publicSubnet") != 3 {
-		t.Errorf("scheme %v subnets %s", lb["Scheme"], jsonOf(lb["Subnets"]))
+// The ALB: internal (no public address) in the public subnets, HTTPS only
+// with TLS 1.2+, invalid headers dropped, access-logged; its security group
+// admits HTTPS from the VPC link's group and nothing else, and the VPC
+// link's group may only reach the ALB. No shared secret is involved
+// anywhere: no origin header.
+func TestAlbIsReachableOnlyThroughTheVpcLink(t *testing.T) {
+	lb := one(t, appResources("AWS::ElasticLoadBalancingV2::LoadBalancer"), "load balancers")
+	if lb.Properties["Scheme"] != "internal" || strings.Count(jsonOf(lb.Properties["Subnets"]), "publicSubnet") != 3 {
+		t.Errorf("scheme %v subnets %s, want internal in the three public subnets", lb.Properties["Scheme"], jsonOf(lb.Properties["Subnets"]))
 	}
-	attrs := jsonOf(lb["LoadBalancerAttributes"])
+	attrs := jsonOf(lb.Properties["LoadBalancerAttributes"])
 	for _, want := range []string{
 		`{"Key":"routing.http.drop_invalid_header_fields.enabled","Value":"true"}`,
 		`{"Key":"access_logs.s3.enabled","Value":"true"}`,
@@ -119,28 +122,59 @@ func TestAlbRefusesRequestsWithoutTheOriginHeader(t *testing.T) {
 		}
 	}
 
+	groups := map[string]resource{}
+	for _, g := range appResources("AWS::EC2::SecurityGroup") {
+		groups[g.logicalID] = g
+	}
+	albGroup := refOf(asList(lb.Properties["SecurityGroups"])[0])
+	link := one(t, appResources("AWS::ApiGatewayV2::VpcLink"), "VPC links")
+	linkGroup := refOf(asList(link.Properties["SecurityGroupIds"])[0])
+	if strings.Count(jsonOf(link.Properties["SubnetIds"]), "privateSubnet") != 3 {
+		t.Errorf("VPC link subnets %s, want the three private subnets", jsonOf(link.Properties["SubnetIds"]))
+	}
+	// Inline rules of the ALB's group admit nothing; the only ingress rule
+	// naming it comes from the VPC link's group, on 443.
+	if in := groups[albGroup].Properties["SecurityGroupIngress"]; in != nil {
+		t.Errorf("the ALB's group has inline ingress %s", jsonOf(in))
+	}
+	var ingress []string
+	for _, r := range appResources("AWS::EC2::SecurityGroupIngress") {
+		if refOf(r.Properties["GroupId"]) == albGroup {
+			ingress = append(ingress, fmt.Sprintf("%s:%v", refOf(r.Properties["SourceSecurityGroupId"]), r.Properties["FromPort"]))
+		}
+	}
+	if want := []string{linkGroup + ":443"}; !slices.Equal(ingress, want) {
+		t.Errorf("ALB ingress %v, want only HTTPS from the VPC link's group %v", ingress, want)
+	}
+	var linkEgress []string
+	for _, r := range appResources("AWS::EC2::SecurityGroupEgress") {
+		if refOf(r.Properties["GroupId"]) == linkGroup {
+			linkEgress = append(linkEgress, fmt.Sprintf("%s:%v", refOf(r.Properties["DestinationSecurityGroupId"]), r.Properties["FromPort"]))
+		}
+	}
+	if want := []string{albGroup + ":443"}; !slices.Equal(linkEgress, want) || groups[linkGroup].Properties["SecurityGroupIngress"] != nil {
+		t.Errorf("VPC link egress %v (want %v) and ingress %s (want none)", linkEgress, want, jsonOf(groups[linkGroup].Properties["SecurityGroupIngress"]))
+	}
+
 	listener := one(t, appResources("AWS::ElasticLoadBalancingV2::Listener"), "listeners (HTTPS only, no port 80)").Properties
 	if listener["Port"] != float64(443) || listener["Protocol"] != "HTTPS" || listener["SslPolicy"] != "ELBSecurityPolicy-TLS13-1-2-Res-2021-06" {
 		t.Errorf("listener %v %v %v", listener["Port"], listener["Protocol"], listener["SslPolicy"])
 	}
-	defaults := jsonOf(listener["DefaultActions"])
-	if !strings.Contains(defaults, `"Type":"fixed-response"`) || !strings.Contains(defaults, `"StatusCode":"403"`) || strings.Contains(defaults, "forward") {
-		t.Errorf("the listener's default action must refuse: %s", defaults)
+	// The stage name API Gateway may prepend is stripped before the
+	// service sees the path; every other path passes unchanged.
+	rule := one(t, appResources("AWS::ElasticLoadBalancingV2::ListenerRule"), "listener rules").Properties
+	if got := jsonOf(rule["Conditions"]); got != `[{"Field":"path-pattern","PathPatternConfig":{"Values":["/v1/v1/*"]}}]` {
+		t.Errorf("stage rule conditions %s", got)
 	}
-	rules := appResources("AWS::ElasticLoadBalancingV2::ListenerRule")
-	forwarding := 0
-	for _, r := range rules {
-		if !strings.Contains(jsonOf(r.Properties["Actions"]), `"Type":"forward"`) {
-			continue
-		}
-		forwarding++
-		conditions := jsonOf(r.Properties["Conditions"])
-		if !strings.Contains(conditions, `"HttpHeaderName":"x-origin-verify"`) || !strings.Contains(conditions, "{{resolve:secretsmanager:") {
-			t.Errorf("%s forwards without requiring the origin header from Secrets Manager: %s", r, conditions)
-		}
+	if got := jsonOf(rule["Transforms"]); got != `[{"Type":"url-rewrite","UrlRewriteConfig":{"Rewrites":[{"Regex":"^/v1(/v1/.*)$","Replace":"$1"}]}}]` {
+		t.Errorf("stage rule transforms %s", got)
 	}
-	if forwarding != 1 {
-		t.Errorf("%d forwarding rules, want exactly the origin-header rule", forwarding)
+	for _, template := range []map[string]map[string]any{templates, prod.templates, matrix.templates} {
+		for name, tmpl := range template {
+			if body := strings.ToLower(jsonOf(tmpl)); strings.Contains(body, "origin-verify") || strings.Contains(body, "x-origin") {
+				t.Errorf("%s carries an origin header: a shared secret guarding the ALB", name)
+			}
+		}
 	}
 
 	tg := one(t, appResources("AWS::ElasticLoadBalancingV2::TargetGroup"), "target groups").Properties
@@ -150,6 +184,25 @@ func TestAlbRefusesRequestsWithoutTheOriginHeader(t *testing.T) {
 	if _, ok := templates[*stacks.App.StackName()]["Outputs"].(map[string]any)["AlbDnsName"]; !ok {
 		t.Error("no AlbDnsName output")
 	}
+}
+
+// refOf is the logical id a {"Ref": id} or {"Fn::GetAtt": [id, attr]}
+// names, or "".
+func refOf(v any) string {
+	m, _ := v.(map[string]any)
+	if id, ok := m["Ref"].(string); ok {
+		return id
+	}
+	if getAtt, ok := m["Fn::GetAtt"].([]any); ok && len(getAtt) > 0 {
+		id, _ := getAtt[0].(string)
+		return id
+	}
+	return ""
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
 }
 
 // Tasks accept only the ALB; Aurora accepts the tasks and the processor
@@ -164,17 +217,19 @@ func TestApiNetworkPaths(t *testing.T) {
 		ports = append(ports, r.Properties["FromPort"].(float64))
 	}
 	slices.Sort(ports)
-	if !slices.Equal(ports, []float64{5432, 5432, 8443}) {
-		t.Errorf("ingress ports %v, want the database from the tasks and from the processor, and the tasks from the ALB", ports)
+	if !slices.Equal(ports, []float64{443, 5432, 5432, 8443}) {
+		t.Errorf("ingress ports %v, want the ALB from the VPC link, the database from the tasks and from the processor, and the tasks from the ALB", ports)
 	}
 }
 
-// WAF: our SQLi/XSS rule group over query string, URI and headers (URL
-// and HTML-entity decoding) and the JSON body (JavaScript-escape decoding),
-// answering with a problem body and declaring exactly the capacity it uses;
-// three managed groups after it, a per-client rate limit answering 429, the
-// origin-header rule, and logging with secrets redacted.
-func TestWebAcl(t *testing.T) {
+// WAF: on the ALB, our SQLi/XSS rule group over query string, URI and
+// headers (URL and HTML-entity decoding) and the JSON body
+// (JavaScript-escape decoding), answering with a problem body and declaring
+// exactly the capacity it uses, then three managed groups; on the API
+// stage, a rate limit keyed on the client's own address (not a header it
+// controls) answering 429, and the IP reputation list. Both log, with
+// credentials redacted, and stay within the WCU their price includes.
+func TestWebAcls(t *testing.T) {
 	group := one(t, appResources("AWS::WAFv2::RuleGroup"), "rule groups").Properties
 	var names []string
 	for _, r := range group["Rules"].([]any) {
@@ -205,40 +260,69 @@ func TestWebAcl(t *testing.T) {
 		t.Errorf("rule group lacks the request-blocked body: %s", jsonOf(group["CustomResponseBodies"]))
 	}
 
-	aclProps := one(t, appResources("AWS::WAFv2::WebACL"), "web ACLs").Properties
-	priorities := map[string]float64{}
-	for _, r := range aclProps["Rules"].([]any) {
-		rule := r.(map[string]any)
-		priorities[rule["Name"].(string)] = rule["Priority"].(float64)
+	acls := map[string]map[string]any{}
+	for _, r := range appResources("AWS::WAFv2::WebACL") {
+		acls[r.Properties["Name"].(string)] = r.Properties
 	}
-	wantPriorities := map[string]float64{
-		"RequireOriginHeader": 0, "RateLimitPerClient": 1, "InjectionRules": 2,
-		"AWSManagedRulesCommonRuleSet": 3, "AWSManagedRulesKnownBadInputsRuleSet": 4, "AWSManagedRulesSQLiRuleSet": 5,
+	priorities := func(acl map[string]any) map[string]float64 {
+		p := map[string]float64{}
+		for _, r := range asList(acl["Rules"]) {
+			rule := r.(map[string]any)
+			p[rule["Name"].(string)] = rule["Priority"].(float64)
+		}
+		return p
 	}
-	if !maps.Equal(priorities, wantPriorities) {
-		t.Errorf("web ACL rules %v, want %v", priorities, wantPriorities)
+	alb, stage := acls["payments-edge-pr123"], acls["payments-api-edge-pr123"]
+	if alb == nil || stage == nil || len(acls) != 2 {
+		t.Fatalf("web ACLs %v, want payments-edge-pr123 (ALB) and payments-api-edge-pr123 (stage)", slices.Sorted(maps.Keys(acls)))
 	}
-	acl := jsonOf(aclProps)
+	if got, want := priorities(alb), map[string]float64{
+		"InjectionRules": 0, "AWSManagedRulesCommonRuleSet": 1, "AWSManagedRulesKnownBadInputsRuleSet": 2, "AWSManagedRulesSQLiRuleSet": 3,
+	}; !maps.Equal(got, want) {
+		t.Errorf("ALB web ACL rules %v, want %v", got, want)
+	}
+	if got, want := priorities(stage), map[string]float64{"RateLimitPerClient": 0, "AWSManagedRulesAmazonIpReputationList": 1}; !maps.Equal(got, want) {
+		t.Errorf("stage web ACL rules %v, want %v", got, want)
+	}
 	for _, want := range []string{
-		`"NotStatement"`, `"SingleHeader":{"Name":"x-origin-verify"}`,
-		`{"Block":{"CustomResponse":{"CustomResponseBodyKey":"forbidden","ResponseCode":403}}}`,
+		`"RateBasedStatement":{"AggregateKeyType":"IP","EvaluationWindowSec":300,"Limit":30000}`,
 		`{"Block":{"CustomResponse":{"CustomResponseBodyKey":"rate-limited","ResponseCode":429}}}`,
-		`"RuleGroupReferenceStatement"`, `"RateBasedStatement"`, `"AggregateKeyType":"FORWARDED_IP"`,
 	} {
-		if !strings.Contains(acl, want) {
-			t.Errorf("web ACL lacks %s", want)
+		if !strings.Contains(jsonOf(stage), want) {
+			t.Errorf("stage web ACL lacks %s", want)
 		}
 	}
-	logging := jsonOf(one(t, appResources("AWS::WAFv2::LoggingConfiguration"), "logging configurations").Properties)
-	for _, want := range []string{
-		`:log-group:aws-waf-logs-payments-edge-pr123"`, `{"SingleHeader":{"Name":"authorization"}}`,
-		`{"SingleHeader":{"Name":"x-api-key"}}`, `{"SingleHeader":{"Name":"x-origin-verify"}}`,
-	} {
-		if !strings.Contains(logging, want) {
-			t.Errorf("WAF logging lacks %s: %s", want, logging)
+	if strings.Contains(jsonOf(alb), "RateBasedStatement") || strings.Contains(jsonOf(acls), "FORWARDED_IP") {
+		t.Error("a rate limit keyed on a forwarded header (which the client controls) or behind API Gateway (where every request comes from the VPC link)")
+	}
+
+	associations := map[string]string{}
+	for _, a := range appResources("AWS::WAFv2::WebACLAssociation") {
+		associations[refOf(a.Properties["WebACLArn"])] = jsonOf(a.Properties["ResourceArn"])
+	}
+	for id, target := range associations {
+		switch {
+		case strings.HasPrefix(id, "WafLoadBalancer") && strings.Contains(target, `"Ref":"EdgeLoadBalancer`):
+		case strings.HasPrefix(id, "WafStage") && strings.Contains(target, "/restapis/") && strings.Contains(target, "/stages/"):
+		default:
+			t.Errorf("web ACL %s protects %s", id, target)
 		}
 	}
-	one(t, appResources("AWS::WAFv2::WebACLAssociation"), "web ACL associations")
+	if len(associations) != 2 {
+		t.Errorf("%d web ACL associations, want the ALB's and the stage's", len(associations))
+	}
+	loggings := appResources("AWS::WAFv2::LoggingConfiguration")
+	if len(loggings) != 2 {
+		t.Fatalf("%d logging configurations, want one per web ACL", len(loggings))
+	}
+	for _, l := range loggings {
+		logging := jsonOf(l.Properties)
+		for _, want := range []string{`:log-group:aws-waf-logs-payments-edge-pr123"`, `{"SingleHeader":{"Name":"authorization"}}`, `{"SingleHeader":{"Name":"x-api-key"}}`} {
+			if !strings.Contains(logging, want) {
+				t.Errorf("%s lacks %s: %s", l, want, logging)
+			}
+		}
+	}
 }
 
 // The staged Docker build context holds only what the image compiles from,

@@ -4,12 +4,13 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fintech/payments-platform/environment"
 )
 
 // BucketCleanerProps configures BucketCleaner.
@@ -17,7 +18,7 @@ type BucketCleanerProps struct {
 	// Name distinguishes the cleaner of each stack (e.g. "data"): its role
 	// name is account-wide, its function and log group region-wide.
 	Name       string
-	Config     Config
+	Config     environment.Config
 	SourceRoot string
 	LogsKey    awskms.IKey
 	// Network places the function in the private subnets; nil in a region
@@ -35,9 +36,15 @@ type CleanedBucket struct {
 	Bucket awss3.IBucket
 }
 
-// BucketCleaner empties versioned buckets when a non-production stack is
-// destroyed (cmd/bucketcleaner), so that nothing is retained. It replaces
-// CDK's autoDeleteObjects, whose bucket policy grants wildcard actions.
+// BucketCleaner empties and deletes versioned buckets when a non-production
+// stack is destroyed (cmd/bucketcleaner), so that nothing is retained. It
+// deletes each bucket itself, emptying it again until the deletion succeeds:
+// log buckets keep receiving S3 server access logs and ALB logs for hours
+// after their sources are gone ("best effort", S3 User Guide), so a bucket
+// emptied once may no longer be empty when CloudFormation deletes it. Once
+// the bucket is gone, late deliveries fail and CloudFormation's own delete
+// finds nothing to do. It replaces CDK's autoDeleteObjects, whose bucket
+// policy grants wildcard actions.
 type BucketCleaner struct {
 	constructs.Construct
 	Function *GoFunction
@@ -45,7 +52,7 @@ type BucketCleaner struct {
 
 // NewBucketCleaner creates one function per stack and one custom resource per
 // bucket. Each resource depends on its bucket, so CloudFormation deletes it
-// (emptying the bucket) before the bucket.
+// (emptying and deleting the bucket) before the bucket.
 func NewBucketCleaner(scope constructs.Construct, id string, props *BucketCleanerProps) *BucketCleaner {
 	this := constructs.NewConstruct(scope, &id)
 	cfg := props.Config
@@ -55,18 +62,18 @@ func NewBucketCleaner(scope constructs.Construct, id string, props *BucketCleane
 		objectArns = append(objectArns, "arn:aws:s3:::"+b.Name+"/*")
 	}
 	fnProps := &GoFunctionProps{
-		Config:              cfg,
-		SourceRoot:          props.SourceRoot,
-		Package:             "./cmd/bucketcleaner",
-		Name:                "bucketcleaner-" + props.Name,
-		Description:         "Empties this environment's buckets when a non-production stack is deleted",
-		Timeout:             awscdk.Duration_Minutes(jsii.Number(15)),
-		ReservedConcurrency: 2,
-		LogsKey:             props.LogsKey,
+		Config:           cfg,
+		SourceRoot:       props.SourceRoot,
+		Package:          "./cmd/bucketcleaner",
+		Name:             "bucketcleaner-" + props.Name,
+		Description:      "Empties this environment's buckets when a non-production stack is deleted",
+		Timeout:          awscdk.Duration_Minutes(jsii.Number(15)),
+		ConcurrencyBound: "CloudFormation invokes it once per bucket, only when a non-production stack is deleted.",
+		LogsKey:          props.LogsKey,
 		Statements: []awsiam.PolicyStatement{
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid:       jsii.String("ListVersions"),
-				Actions:   jsii.Strings("s3:ListBucketVersions"),
+				Sid:       jsii.String("ListVersionsAndDeleteTheBucket"),
+				Actions:   jsii.Strings("s3:ListBucketVersions", "s3:DeleteBucket"),
 				Resources: jsii.Strings(bucketArns...),
 			}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -80,11 +87,8 @@ func NewBucketCleaner(scope constructs.Construct, id string, props *BucketCleane
 		fnProps.Vpc, fnProps.Subnets = props.Network.Vpc, props.Network.PrivateSubnets()
 	}
 	c := &BucketCleaner{Construct: this, Function: NewGoFunction(this, "Function", fnProps)}
-	if sg := c.Function.SecurityGroup; sg != nil {
-		// S3 through the gateway endpoint, whose addresses are outside the
-		// VPC CIDR; that is also where the pre-signed CloudFormation response
-		// URL points.
-		sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to S3 (gateway endpoint)"), nil)
+	if props.Network != nil {
+		props.Network.AllowHTTPSToS3(c.Function.SecurityGroup)
 	}
 	for i, b := range props.Buckets {
 		cr := awscdk.NewCustomResource(this, jsii.String(fmt.Sprintf("Empty%d", i)), &awscdk.CustomResourceProps{
@@ -108,7 +112,7 @@ func suppressBucketCleanerFindings(c *BucketCleaner, outsideVpc bool, objectArns
 	suppress(c.Function.Node().FindChild(jsii.String("RolePolicy")), true, finding{
 		rule:      "AwsSolutions-IAM5",
 		appliesTo: appliesTo,
-		reason:    "Emptying a bucket deletes every object version in it: the grant is DeleteObject/DeleteObjectVersion on the objects of exactly these buckets of this environment.",
+		reason:    "Emptying a bucket deletes every object version in it: the grant is DeleteObject/DeleteObjectVersion on the objects of exactly these named buckets of this environment.",
 	})
 	findings := []finding{{
 		rule: "NIST.800.53.R5-LambdaDLQ",

@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fintech/payments-platform/infra"
 )
 
 // cdk-nag turns every unsuppressed error of the three packs into an error
@@ -131,6 +133,38 @@ func TestComplianceMapIsChecked(t *testing.T) {
 	for _, m := range tests {
 		if !defined[m[1]] {
 			t.Errorf("docs/COMPLIANCE.md names %s, which no test file defines", m[1])
+		}
+	}
+}
+
+// The packs run again over the synthesized templates, where every deployed
+// resource is an L1 of its type (also what CDK writes as a plain
+// CfnResource, which the construct tree's packs never see): no unsuppressed
+// error in the default configuration or with every non-default axis, and a
+// report from every pack on every stack.
+func TestNagOverTheTemplates(t *testing.T) {
+	for name, dir := range map[string]string{"default": outdir, "matrix": matrix.outdir} {
+		unsuppressed, err := infra.NagTemplates(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, pack := range []string{"AwsSolutions", "PCI.DSS.321", "NIST.800.53.R5"} {
+			for stack := range syntheses()[name] {
+				file := filepath.Join(dir, infra.TemplateNagDir, pack+"--"+stack+"-NagReport.json")
+				report, err := readNagReport(file)
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+					continue
+				}
+				for _, l := range report.Lines {
+					if l.Compliance == "Non-Compliant" {
+						t.Errorf("%s: %s %s over the template of %s", name, l.RuleID, l.ResourceID, stack)
+					}
+				}
+			}
+		}
+		if unsuppressed != 0 {
+			t.Errorf("%s: %d unsuppressed errors over the templates", name, unsuppressed)
 		}
 	}
 }

@@ -168,7 +168,7 @@ func TestDatabaseBootstrap(t *testing.T) {
 	}
 	p := dbinit.Properties
 	if p["Runtime"] != "provided.al2023" || jsonOf(p["Architectures"]) != `["arm64"]` || p["VpcConfig"] == nil ||
-		p["ReservedConcurrentExecutions"] != float64(1) || jsonOf(p["TracingConfig"]) != `{"Mode":"Active"}` {
+		p["ReservedConcurrentExecutions"] != nil || jsonOf(p["TracingConfig"]) != `{"Mode":"Active"}` {
 		t.Errorf("dbinit function: %v", p)
 	}
 	binaries, _ := filepath.Glob(filepath.Join(outdir, "asset.*", "bootstrap"))
@@ -312,7 +312,7 @@ func TestOnlyDocumentedBucketsUseSSES3(t *testing.T) {
 	for _, b := range buckets {
 		name := b.Properties["BucketName"].(string)
 		kms := strings.Contains(jsonOf(b.Properties["BucketEncryption"]), "aws:kms")
-		exception := strings.HasPrefix(name, "payments-logs-") || strings.HasPrefix(name, "payments-truststore-")
+		exception := strings.HasPrefix(name, "payments-logs-") || strings.HasPrefix(name, "payments-mtls-")
 		if exception == kms {
 			t.Errorf("%s: SSE-KMS=%v; only log and truststore buckets may use SSE-S3", name, kms)
 		}

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fintech/payments-platform/environment"
 )
 
 // AppDatabaseRole is the PostgreSQL role every service and Lambda connects
@@ -37,9 +39,13 @@ func databaseEngine() awsrds.IClusterEngine {
 	})
 }
 
+// clusterInstanceIDs are the construct ids (and identifier suffixes) of the
+// writer and the two readers.
+var clusterInstanceIDs = []string{"writer", "reader1", "reader2"}
+
 // DatabaseProps configures Database.
 type DatabaseProps struct {
-	Config  Config
+	Config  environment.Config
 	Network *Network
 	Keys    *Keys
 	// SourceRoot is the Go module root, for building dbinit.
@@ -109,6 +115,13 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 		removal = awscdk.RemovalPolicy_SNAPSHOT
 	}
 
+	// Aurora answers connections and starts none: no egress at all.
+	clusterSG := awsec2.NewSecurityGroup(this, jsii.String("ClusterSecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc:               network.Vpc,
+		SecurityGroupName: jsii.String(cfg.Name("db")),
+		Description:       jsii.String("Aurora PostgreSQL: 5432 from named workload security groups only; no egress"),
+		AllowAllOutbound:  jsii.Bool(false),
+	})
 	d.Cluster = awsrds.NewDatabaseCluster(this, jsii.String("Cluster"), &awsrds.DatabaseClusterProps{
 		ClusterIdentifier:   jsii.String(clusterID),
 		Engine:              databaseEngine(),
@@ -125,6 +138,7 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 		StorageEncryptionKey: keys.Database,
 		Vpc:                  network.Vpc,
 		VpcSubnets:           network.DatabaseSubnets(),
+		SecurityGroups:       &[]awsec2.ISecurityGroup{clusterSG},
 		Parameters: &map[string]*string{
 			"rds.force_ssl":              jsii.String("1"),
 			"ssl_min_protocol_version":   jsii.String("TLSv1.2"),
@@ -139,33 +153,52 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 		Backup:                     &awsrds.BackupProps{Retention: awscdk.Duration_Days(&backupDays), PreferredWindow: jsii.String("17:00-18:00")},
 		PreferredMaintenanceWindow: jsii.String("sun:18:30-sun:19:30"),
 		MonitoringInterval:         awscdk.Duration_Seconds(jsii.Number(60)),
-		MonitoringRole:             monitoringRole,
+		MonitoringRole:             monitoringRole.Role,
 		DeletionProtection:         jsii.Bool(cfg.Production),
 		CopyTagsToSnapshot:         jsii.Bool(true),
 		RemovalPolicy:              removal,
 	})
 	d.Cluster.Node().AddDependency(d.LogGroup)
+	// RDS checks the monitoring role when it creates each instance.
+	monitoringRole.UsedBy(d.Cluster)
 
 	// Rotated every 30 days by the single-user rotation Lambda (a Serverless
 	// Application Repository app) in the private subnets, which reaches
 	// Secrets Manager through the interface endpoint and the cluster through
-	// its security group: no internet path is involved.
+	// its security group (CDK opens 5432 both ways): no internet path is
+	// involved.
+	rotationSG := awsec2.NewSecurityGroup(this, jsii.String("RotationSecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc:               network.Vpc,
+		SecurityGroupName: jsii.String(cfg.Name("db-rotation")),
+		Description:       jsii.String("Master-secret rotation function: HTTPS to the VPC endpoints, PostgreSQL to the cluster"),
+		AllowAllOutbound:  jsii.Bool(false),
+	})
+	rotationSG.AddEgressRule(awsec2.Peer_Ipv4(jsii.String(cfg.VpcCidr.String())), awsec2.Port_Tcp(jsii.Number(443)),
+		jsii.String("HTTPS to the Secrets Manager endpoint"), nil)
 	rotation := d.Cluster.AddRotationSingleUser(&awsrds.RotationSingleUserOptions{
 		AutomaticallyAfter: awscdk.Duration_Days(jsii.Number(30)),
 		Endpoint:           network.Endpoints["SecretsManager"],
 		VpcSubnets:         network.PrivateSubnets(),
+		SecurityGroup:      rotationSG,
 		ExcludeCharacters:  jsii.String(" %+~`#$&*()|[]{}:;<>?!'/@\"\\"),
 	})
 	// The application's function writes to /aws/lambda/<functionName>, which
 	// Lambda would create on the first rotation: unencrypted, kept forever,
 	// and left behind by `make destroy`. Named here, its group is created
 	// first, like every other audit log group.
-	rotationFunction := cfg.rotationFunctionName()
+	rotationFunction := cfg.RotationFunctionName()
 	rotation.Node().DefaultChild().(awssam.CfnApplication).AddPropertyOverride(jsii.String("Parameters.functionName"), rotationFunction)
 	rotation.Node().AddDependency(newAuditLogGroup(this, "RotationLogs", cfg, jsii.String("/aws/lambda/"+rotationFunction), keys.Logs))
 
+	// The schedule rotates once as soon as it exists, which needs the
+	// writer up, not only the cluster resource.
+	schedule := d.Cluster.Secret().Node().FindChild(jsii.String("RotationSchedule"))
+	for _, instance := range clusterInstanceIDs {
+		schedule.Node().AddDependency(d.Cluster.Node().FindChild(jsii.String(instance)))
+	}
+
 	d.Bootstrap = newDatabaseBootstrap(this, cfg, network, keys, d.Cluster, props.SourceRoot)
-	pinIngressPorts(d.Cluster)
+	pinPorts(clusterSG, rotationSG)
 	suppressDatabaseFindings(d, cfg)
 	return d
 }
@@ -189,41 +222,45 @@ func (d *Database) AllowFrom(peer awsec2.SecurityGroup, description string) {
 		jsii.String("Aurora PostgreSQL"), nil)
 }
 
-// pinIngressPorts replaces the endpoint-port token in the ingress rules CDK
-// adds on its own (the rotation Lambda's) with the literal port the cluster
-// is configured with, so that cdk-nag evaluates them.
-func pinIngressPorts(cluster awsrds.DatabaseCluster) {
-	for _, sg := range *cluster.Connections().SecurityGroups() {
+// pinPorts replaces the endpoint-port token in the rules CDK adds on its own
+// (the rotation function's ingress to the cluster and egress from its group)
+// with the literal port the cluster is configured with, so that cdk-nag
+// evaluates them.
+func pinPorts(groups ...awsec2.SecurityGroup) {
+	for _, sg := range groups {
 		for _, child := range *sg.Node().Children() {
-			if rule, ok := child.(awsec2.CfnSecurityGroupIngress); ok && *awscdk.Token_IsUnresolved(rule.FromPort()) {
-				rule.SetFromPort(jsii.Number(DatabasePort))
-				rule.SetToPort(jsii.Number(DatabasePort))
+			switch rule := child.(type) {
+			case awsec2.CfnSecurityGroupIngress:
+				if *awscdk.Token_IsUnresolved(rule.FromPort()) {
+					rule.SetFromPort(jsii.Number(DatabasePort))
+					rule.SetToPort(jsii.Number(DatabasePort))
+				}
+			case awsec2.CfnSecurityGroupEgress:
+				if *awscdk.Token_IsUnresolved(rule.FromPort()) {
+					rule.SetFromPort(jsii.Number(DatabasePort))
+					rule.SetToPort(jsii.Number(DatabasePort))
+				}
 			}
 		}
 	}
 }
 
-// GrantConnect lets grantee connect as the IAM-authenticated application role.
-func (d *Database) GrantConnect(grantee awsiam.IGrantable) awsiam.Grant {
-	return d.Cluster.GrantConnect(grantee, jsii.String(AppDatabaseRole))
-}
-
 // newDatabaseBootstrap runs dbinit through the provider framework on every
 // deployment that changes the migrations.
-func newDatabaseBootstrap(scope constructs.Construct, cfg Config, network *Network, keys *Keys, cluster awsrds.DatabaseCluster, root string) awscdk.CustomResource {
+func newDatabaseBootstrap(scope constructs.Construct, cfg environment.Config, network *Network, keys *Keys, cluster awsrds.DatabaseCluster, root string) awscdk.CustomResource {
 	secret := cluster.Secret()
 	fn := NewGoFunction(scope, "Init", &GoFunctionProps{
-		Config:              cfg,
-		SourceRoot:          root,
-		Package:             "./cmd/dbinit",
-		Name:                "dbinit",
-		Description:         "Applies the schema migrations and creates the IAM-authenticated application role",
-		Timeout:             awscdk.Duration_Minutes(jsii.Number(5)),
-		ReservedConcurrency: 1,
-		Vpc:                 network.Vpc,
-		Subnets:             network.PrivateSubnets(),
-		LogsKey:             keys.Logs,
-		EnvironmentKey:      keys.Secrets,
+		Config:           cfg,
+		SourceRoot:       root,
+		Package:          "./cmd/dbinit",
+		Name:             "dbinit",
+		Description:      "Applies the schema migrations and creates the IAM-authenticated application role",
+		Timeout:          awscdk.Duration_Minutes(jsii.Number(5)),
+		ConcurrencyBound: "CloudFormation invokes it once per deployment that changes the migrations.",
+		Vpc:              network.Vpc,
+		Subnets:          network.PrivateSubnets(),
+		LogsKey:          keys.Logs,
+		EnvironmentKey:   keys.Secrets,
 		Statements: []awsiam.PolicyStatement{
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("ReadMasterCredential"),
@@ -250,9 +287,9 @@ func newDatabaseBootstrap(scope constructs.Construct, cfg Config, network *Netwo
 		AllowAllOutbound:  jsii.Bool(false),
 	})
 	// The Lambda endpoint, and the pre-signed S3 URL through which the
-	// framework answers CloudFormation (routed by the S3 gateway endpoint,
-	// whose addresses are outside the VPC CIDR).
-	providerSG.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to the Lambda endpoint and S3"), nil)
+	// framework answers CloudFormation (routed by the S3 gateway endpoint).
+	providerSG.AddEgressRule(awsec2.Peer_Ipv4(jsii.String(cfg.VpcCidr.String())), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to the Lambda endpoint"), nil)
+	network.AllowHTTPSToS3(providerSG)
 	// The framework's role, like every role here, is one reviewable policy:
 	// invoke dbinit, write its own log, manage its network interfaces.
 	providerRole := NewServiceRole(scope, "InitProviderRole", &ServiceRoleProps{
@@ -268,7 +305,7 @@ func newDatabaseBootstrap(scope constructs.Construct, cfg Config, network *Netwo
 	})
 	provider := customresources.NewProvider(scope, jsii.String("InitProvider"), &customresources.ProviderProps{
 		OnEventHandler:                fn.Function,
-		FrameworkOnEventRole:          providerRole,
+		FrameworkOnEventRole:          providerRole.Role,
 		ProviderFunctionName:          jsii.String(cfg.Name("dbinit-provider")),
 		ProviderFunctionEnvEncryption: keys.Secrets,
 		LogGroup:                      providerLogs,
@@ -277,6 +314,7 @@ func newDatabaseBootstrap(scope constructs.Construct, cfg Config, network *Netwo
 		SecurityGroups:                &[]awsec2.ISecurityGroup{providerSG},
 	})
 
+	providerRole.UsedBy(provider)
 	cr := awscdk.NewCustomResource(scope, jsii.String("Schema"), &awscdk.CustomResourceProps{
 		ServiceToken: provider.ServiceToken(),
 		ResourceType: jsii.String("Custom::PaymentsSchema"),
@@ -315,7 +353,7 @@ func migrationsDigest(root string) string {
 }
 
 // suppressDatabaseFindings holds every accepted cdk-nag finding of the database.
-func suppressDatabaseFindings(d *Database, cfg Config) {
+func suppressDatabaseFindings(d *Database, cfg environment.Config) {
 	if !cfg.Production {
 		reason := "Non-production environments must be destroyable by `make destroy` (a PR environment leaves nothing behind). " +
 			"With production=true the cluster has deletion protection and is snapshotted on delete; a test pins both."
@@ -323,7 +361,7 @@ func suppressDatabaseFindings(d *Database, cfg Config) {
 	}
 	// RDSInBackupPlan is evaluated per instance; Aurora backs up the cluster
 	// volume, not instances.
-	for _, instance := range []string{"writer", "reader1", "reader2"} {
+	for _, instance := range clusterInstanceIDs {
 		suppress(d.Cluster.Node().FindChild(jsii.String(instance)), true, finding{
 			rule: "NIST.800.53.R5-RDSInBackupPlan",
 			reason: "Aurora instances hold no data of their own: the cluster volume is continuously backed up with point-in-time recovery " +

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fintech/payments-platform/environment"
 )
 
 // goBuild compiles one of our Go commands into a Lambda "bootstrap" binary
@@ -65,9 +67,18 @@ func lambdaBaseStatements(logGroup awslogs.ILogGroup, inVpc, tracing bool) []aws
 	return statements
 }
 
+// reservedConcurrency is the function's reservation: production's, or
+// nothing (nil, never 0).
+func reservedConcurrency(cfg environment.Config, production int) *float64 {
+	if !cfg.Production || production <= 0 {
+		return nil
+	}
+	return jsii.Number(production)
+}
+
 // GoFunctionProps configures a Go Lambda function.
 type GoFunctionProps struct {
-	Config Config
+	Config environment.Config
 	// SourceRoot is the Go module root; Package is the command to build
 	// relative to it, e.g. "./cmd/dbinit".
 	SourceRoot, Package string
@@ -77,9 +88,18 @@ type GoFunctionProps struct {
 	Timeout     awscdk.Duration
 	// MemorySize in MB. Default 256.
 	MemorySize float64
-	// ReservedConcurrency caps the function (and protects what it calls).
-	ReservedConcurrency float64
-	Environment         map[string]string
+	// ProductionReservedConcurrency is reserved for the function in
+	// production only: Lambda refuses a reservation that leaves fewer than
+	// 100 executions unreserved, and new accounts often have a limit of 10
+	// or 50, so outside production nothing is reserved (the property is
+	// absent; a reservation of 0 would throttle the function completely).
+	// Default 0: nothing reserved anywhere.
+	ProductionReservedConcurrency int
+	// ConcurrencyBound says what bounds the function's concurrency where
+	// nothing is reserved (its trigger), the reason given to cdk-nag's
+	// LambdaConcurrency rule. Required.
+	ConcurrencyBound string
+	Environment      map[string]string
 	// Vpc and Subnets place the function; SecurityGroup is created for it
 	// with no ingress and egress only to the VPC endpoints (callers open
 	// more). Nil Vpc: outside any VPC (only where there is none).
@@ -99,7 +119,7 @@ type GoFunction struct {
 	Function      awslambda.Function
 	SecurityGroup awsec2.SecurityGroup
 	LogGroup      awslogs.LogGroup
-	Role          awsiam.IRole
+	Role          *ServiceRole
 }
 
 // NewGoFunction creates the function, its log group (encrypted, kept 2557
@@ -158,10 +178,10 @@ func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps
 		}),
 		Timeout:                      props.Timeout,
 		MemorySize:                   jsii.Number(memory),
-		ReservedConcurrentExecutions: jsii.Number(props.ReservedConcurrency),
+		ReservedConcurrentExecutions: reservedConcurrency(cfg, props.ProductionReservedConcurrency),
 		Environment:                  &env,
 		EnvironmentEncryption:        props.EnvironmentKey,
-		Role:                         f.Role,
+		Role:                         f.Role.Role,
 		LogGroup:                     f.LogGroup,
 		LoggingFormat:                awslambda.LoggingFormat_JSON,
 		Tracing:                      awslambda.Tracing_ACTIVE,
@@ -169,6 +189,17 @@ func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps
 		VpcSubnets:                   props.Subnets,
 		SecurityGroups:               securityGroups,
 	})
+	f.Role.UsedBy(f.Function)
+	if f.Function.Node().DefaultChild().(awslambda.CfnFunction).ReservedConcurrentExecutions() == nil {
+		if props.ConcurrencyBound == "" {
+			awscdk.Annotations_Of(f.Construct).AddError(jsii.String("GoFunctionProps.ConcurrencyBound is required: say what bounds " + name + "'s concurrency"))
+		}
+		suppress(f.Function, true, finding{
+			rule: "NIST.800.53.R5-LambdaConcurrency",
+			reason: "Nothing is reserved (outside production a new account's concurrency limit of 10 or 50 cannot spare any, and Lambda keeps 100 unreserved); " +
+				props.ConcurrencyBound,
+		})
+	}
 	suppress(this.Node().FindChild(jsii.String("RolePolicy")), true, finding{
 		rule:      "AwsSolutions-IAM5",
 		appliesTo: []string{"Resource::*"},

@@ -19,22 +19,43 @@ type ServiceRoleProps struct {
 	Statements []awsiam.PolicyStatement
 }
 
-// NewServiceRole creates a role whose permissions are one customer-managed
-// policy and returns it without policy updates: CDK grants made later (for
-// example by FlowLog) cannot widen it with an inline policy behind the
-// reviewer's back. PCI DSS 7.2 and NIST AC-6 both ask for reviewable,
-// versioned policies, which inline ones are not.
-func NewServiceRole(scope constructs.Construct, id string, props *ServiceRoleProps) awsiam.IRole {
+// ServiceRole is a role whose permissions are one customer-managed policy.
+type ServiceRole struct {
+	// Role is the role without policy updates: CDK grants made later (for
+	// example by FlowLog) cannot widen it with an inline policy behind the
+	// reviewer's back. PCI DSS 7.2 and NIST AC-6 both ask for reviewable,
+	// versioned policies, which inline ones are not.
+	Role awsiam.IRole
+	// Policy grants the statements. It is a resource of its own, attached
+	// to the role after the role exists: see UsedBy.
+	Policy awsiam.ManagedPolicy
+}
+
+// NewServiceRole creates the role and its policy.
+func NewServiceRole(scope constructs.Construct, id string, props *ServiceRoleProps) *ServiceRole {
 	role := awsiam.NewRole(scope, &id, &awsiam.RoleProps{
 		RoleName: jsii.String(props.Name),
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String(props.Service), &awsiam.ServicePrincipalOpts{
 			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": props.Account}},
 		}),
 	})
-	awsiam.NewManagedPolicy(scope, jsii.String(id+"Policy"), &awsiam.ManagedPolicyProps{
+	policy := awsiam.NewManagedPolicy(scope, jsii.String(id+"Policy"), &awsiam.ManagedPolicyProps{
 		ManagedPolicyName: jsii.String(props.Name + "-policy"),
 		Statements:        &props.Statements,
 		Roles:             &[]awsiam.IRole{role},
 	})
-	return role.WithoutPolicyUpdates(nil)
+	return &ServiceRole{Role: role.WithoutPolicyUpdates(nil), Policy: policy}
+}
+
+// UsedBy makes each consumer of the role wait for its policy. Referring to
+// the role orders a resource after the role only, and CloudFormation may
+// create the policy's attachment later: a VPC function would then be created
+// without its network-interface permissions, a flow log or an Aurora
+// instance would fail their checks of the role. Every resource that uses a
+// service role when it is created must be passed here
+// (TestPoliciesExistBeforeTheirUsers checks the templates).
+func (r *ServiceRole) UsedBy(consumers ...constructs.IConstruct) {
+	for _, c := range consumers {
+		c.Node().AddDependency(r.Policy)
+	}
 }

@@ -8,11 +8,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fintech/payments-platform/environment"
 )
 
 // KeysProps configures Keys.
 type KeysProps struct {
-	Config Config
+	Config environment.Config
 }
 
 // Keys holds one customer-managed KMS key per data domain, so that access to
@@ -98,7 +100,7 @@ func (k *Keys) ImportInto(scope constructs.Construct) *Keys {
 	return imported
 }
 
-func newDomainKey(scope constructs.Construct, cfg Config, domain, purpose string, services ...awsiam.PolicyStatement) awskms.Key {
+func newDomainKey(scope constructs.Construct, cfg environment.Config, domain, purpose string, services ...awsiam.PolicyStatement) awskms.Key {
 	statements := append([]awsiam.PolicyStatement{
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("AccountAdministrationAndIAMDelegation"),
@@ -117,7 +119,7 @@ func newDomainKey(scope constructs.Construct, cfg Config, domain, purpose string
 		EnableKeyRotation: jsii.Bool(true),
 		PendingWindow:     awscdk.Duration_Days(&pending),
 		Policy:            awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &statements}),
-		RemovalPolicy:     cfg.RemovalPolicy(),
+		RemovalPolicy:     removalPolicy(cfg),
 	})
 }
 
@@ -125,7 +127,7 @@ func newDomainKey(scope constructs.Construct, cfg Config, domain, purpose string
 // KMS-encrypted alarm topic (Amazon SNS developer guide, "Configure KMS
 // permissions for AWS services"): the two actions SNS needs, only for calls
 // CloudWatch makes on behalf of this account.
-func cloudWatchAlarmsStatement(cfg Config) awsiam.PolicyStatement {
+func cloudWatchAlarmsStatement(cfg environment.Config) awsiam.PolicyStatement {
 	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("CloudWatchAlarmsToEncryptedTopic"),
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
@@ -138,9 +140,10 @@ func cloudWatchAlarmsStatement(cfg Config) awsiam.PolicyStatement {
 // logsServiceStatement lets CloudWatch Logs use the key only for this
 // environment's log groups: the ones under LogGroupPrefix, the WAF log group
 // (whose name WAF dictates), the Aurora log exports (whose name RDS
-// dictates), API Gateway execution logs (named after the API id) and the
-// database rotation function's (whose name Lambda dictates).
-func logsServiceStatement(cfg Config, region string) awsiam.PolicyStatement {
+// dictates), API Gateway execution logs (named after the API id), the
+// database rotation function's (whose name Lambda dictates) and Container
+// Insights' (whose name ECS dictates).
+func logsServiceStatement(cfg environment.Config, region string) awsiam.PolicyStatement {
 	logGroupArn := func(name string) string {
 		return fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", region, cfg.Account, name)
 	}
@@ -159,7 +162,9 @@ func logsServiceStatement(cfg Config, region string) awsiam.PolicyStatement {
 					logGroupArn("API-Gateway-Execution-Logs_*"),
 					// The database rotation function comes from the Serverless
 					// Application Repository, which fixes its log group's name.
-					logGroupArn("/aws/lambda/" + cfg.rotationFunctionName()),
+					logGroupArn("/aws/lambda/" + cfg.RotationFunctionName()),
+					// ECS names Container Insights' group after the cluster.
+					logGroupArn(cfg.ContainerInsightsLogGroupName()),
 				},
 			},
 		},

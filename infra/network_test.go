@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/fintech/payments-platform/environment"
 	"github.com/fintech/payments-platform/infra"
 )
 
@@ -192,7 +193,7 @@ func TestVpcEndpoints(t *testing.T) {
 func serviceName(v any) string {
 	switch x := v.(type) {
 	case string:
-		return strings.TrimPrefix(x, "com.amazonaws."+infra.PrimaryRegion+".")
+		return strings.TrimPrefix(x, "com.amazonaws."+environment.PrimaryRegion+".")
 	case map[string]any:
 		parts := x["Fn::Join"].([]any)[1].([]any)
 		last, _ := parts[len(parts)-1].(string)

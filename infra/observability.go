@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fintech/payments-platform/environment"
 )
 
 // MetricNamespace and the names below are what cmd/processor emits (EMF),
@@ -38,7 +40,7 @@ var DefaultAlarmThresholds = AlarmThresholds{
 
 // ObservabilityProps configures Observability.
 type ObservabilityProps struct {
-	Config     Config
+	Config     environment.Config
 	Keys       *Keys
 	Thresholds AlarmThresholds
 	API        *PaymentsAPI

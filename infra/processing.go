@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fintech/payments-platform/environment"
 )
 
 // Processing sizes. The visibility timeout is six times the processor's
@@ -31,7 +33,7 @@ type Queues struct {
 
 // NewQueues creates both queues, encrypted with the messaging key and
 // refusing non-TLS requests.
-func NewQueues(scope constructs.Construct, id string, cfg Config, keys *Keys) *Queues {
+func NewQueues(scope constructs.Construct, id string, cfg environment.Config, keys *Keys) *Queues {
 	this := constructs.NewConstruct(scope, &id)
 	q := &Queues{Construct: this}
 	q.DeadLetter = awssqs.NewQueue(this, jsii.String("DeadLetter"), &awssqs.QueueProps{
@@ -41,7 +43,7 @@ func NewQueues(scope constructs.Construct, id string, cfg Config, keys *Keys) *Q
 		DataKeyReuse:        awscdk.Duration_Minutes(jsii.Number(5)),
 		EnforceSSL:          jsii.Bool(true),
 		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
-		RemovalPolicy:       cfg.RemovalPolicy(),
+		RemovalPolicy:       removalPolicy(cfg),
 	})
 	q.Payments = awssqs.NewQueue(this, jsii.String("Payments"), &awssqs.QueueProps{
 		QueueName:              jsii.String(cfg.Name("payments")),
@@ -53,7 +55,7 @@ func NewQueues(scope constructs.Construct, id string, cfg Config, keys *Keys) *Q
 		VisibilityTimeout:      awscdk.Duration_Seconds(jsii.Number(6 * processorTimeoutSeconds)),
 		RetentionPeriod:        awscdk.Duration_Days(jsii.Number(4)),
 		DeadLetterQueue:        &awssqs.DeadLetterQueue{Queue: q.DeadLetter, MaxReceiveCount: jsii.Number(maxReceiveCount)},
-		RemovalPolicy:          cfg.RemovalPolicy(),
+		RemovalPolicy:          removalPolicy(cfg),
 	})
 	suppress(q.DeadLetter, true, finding{
 		rule:   "AwsSolutions-SQS3",
@@ -63,7 +65,7 @@ func NewQueues(scope constructs.Construct, id string, cfg Config, keys *Keys) *Q
 }
 
 // sendStatements let a producer put messages on the queue.
-func (q *Queues) sendStatements(cfg Config, keys *Keys) []awsiam.PolicyStatement {
+func (q *Queues) sendStatements(cfg environment.Config, keys *Keys) []awsiam.PolicyStatement {
 	return []awsiam.PolicyStatement{
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("SendPayments"), Actions: jsii.Strings("sqs:SendMessage", "sqs:GetQueueAttributes"),
@@ -73,7 +75,7 @@ func (q *Queues) sendStatements(cfg Config, keys *Keys) []awsiam.PolicyStatement
 	}
 }
 
-func messagingKeyStatement(cfg Config, keys *Keys, actions ...string) awsiam.PolicyStatement {
+func messagingKeyStatement(cfg environment.Config, keys *Keys, actions ...string) awsiam.PolicyStatement {
 	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("UseTheMessagingKeyThroughSqs"), Actions: jsii.Strings(actions...),
 		Resources:  jsii.Strings(*keys.Messaging.KeyArn()),
@@ -83,7 +85,7 @@ func messagingKeyStatement(cfg Config, keys *Keys, actions ...string) awsiam.Pol
 
 // ProcessorProps configures NewProcessor.
 type ProcessorProps struct {
-	Config     Config
+	Config     environment.Config
 	Network    *Network
 	Database   *Database
 	Keys       *Keys
@@ -99,8 +101,11 @@ func NewProcessor(scope constructs.Construct, id string, props *ProcessorProps) 
 		Config: cfg, SourceRoot: props.SourceRoot, Package: "./cmd/processor", Name: "processor",
 		Description: "Settles payments from the payment queue (conditional transitions, double-entry ledger, EMF metrics)",
 		Timeout:     awscdk.Duration_Seconds(jsii.Number(processorTimeoutSeconds)), MemorySize: 512,
-		ReservedConcurrency: processorMaxConcurrency * 2, // room for SQS's scaling above MaxConcurrency, none to starve others
-		Vpc:                 props.Network.Vpc, Subnets: props.Network.PrivateSubnets(),
+		// Reserved in production so that no other function of the account
+		// can starve it; room for SQS's scaling above MaxConcurrency.
+		ProductionReservedConcurrency: processorMaxConcurrency * 2,
+		ConcurrencyBound:              fmt.Sprintf("the SQS event source's MaximumConcurrency (%d) bounds its invocations.", processorMaxConcurrency),
+		Vpc:                           props.Network.Vpc, Subnets: props.Network.PrivateSubnets(),
 		LogsKey: props.Keys.Logs, EnvironmentKey: props.Keys.Secrets,
 		Environment: map[string]string{
 			"DATABASE_WRITER_HOST": *props.Database.Cluster.ClusterEndpoint().Hostname(),

@@ -5,11 +5,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fintech/payments-platform/environment"
 )
 
 // ReplicaProps configures Replica.
 type ReplicaProps struct {
-	Config Config
+	Config environment.Config
 }
 
 // Replica is the destination of document replication in ReplicaRegion: a
@@ -34,7 +36,7 @@ func NewReplica(scope constructs.Construct, id string, props *ReplicaProps) *Rep
 	r.LogsKey = newDomainKey(this, cfg, "logs-replica", "CloudWatch Logs groups in "+cfg.ReplicaRegion, logsServiceStatement(cfg, cfg.ReplicaRegion))
 	r.LogBucket = newLogBucket(this, cfg, cfg.ReplicaRegion)
 	r.Bucket = awss3.NewBucket(this, jsii.String("Documents"), documentBucketProps(cfg, cfg.ReplicaRegion, r.Key, r.LogBucket))
-	suppress(r.Bucket, true, because("This bucket is the cross-region replica of the document bucket in "+PrimaryRegion+"; replicating the replica again would add a third copy with no recovery benefit.",
+	suppress(r.Bucket, true, because("This bucket is the cross-region replica of the document bucket in "+environment.PrimaryRegion+"; replicating the replica again would add a third copy with no recovery benefit.",
 		"PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")...)
 	return r
 }

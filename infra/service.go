@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fintech/payments-platform/environment"
 )
 
 // APIPort is where the API task serves HTTPS to the load balancer.
@@ -26,7 +28,7 @@ const (
 
 // PaymentServiceProps configures PaymentService.
 type PaymentServiceProps struct {
-	Config   Config
+	Config   environment.Config
 	Network  *Network
 	Database *Database
 	Keys     *Keys
@@ -42,7 +44,7 @@ type PaymentService struct {
 	Service       awsecs.FargateService
 	SecurityGroup awsec2.SecurityGroup
 	LogGroup      awslogs.LogGroup
-	TaskRole      awsiam.IRole
+	TaskRole      *ServiceRole
 }
 
 // NewPaymentService creates the cluster, the task definition and the
@@ -59,6 +61,11 @@ func NewPaymentService(scope constructs.Construct, id string, props *PaymentServ
 		ContainerInsightsV2: awsecs.ContainerInsights_ENHANCED,
 	})
 	s.LogGroup = newAuditLogGroup(this, "LogGroup", cfg, jsii.String(cfg.LogGroupName("api")), props.Keys.Logs)
+	// Container Insights writes the cluster's performance events into a
+	// group ECS names and would create itself: unencrypted, kept forever and
+	// left behind by `make destroy`. Created first, it is like every other
+	// log group of the platform.
+	s.Cluster.Node().AddDependency(newAuditLogGroup(this, "ContainerInsightsLogs", cfg, jsii.String(cfg.ContainerInsightsLogGroupName()), props.Keys.Logs))
 
 	// The image lives in the CDK bootstrap's asset repository (default
 	// qualifier); the execution role may pull from it and nothing else.
@@ -100,8 +107,8 @@ func NewPaymentService(scope constructs.Construct, id string, props *PaymentServ
 			CpuArchitecture:       awsecs.CpuArchitecture_ARM64(),
 			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
 		},
-		ExecutionRole: executionRole,
-		TaskRole:      s.TaskRole,
+		ExecutionRole: executionRole.Role,
+		TaskRole:      s.TaskRole.Role,
 	})
 	// At most this many connections per pool (one to the writer, one to the
 	// readers): 12 tasks x 20 on the writer stays well below db.t4g.medium's
@@ -168,6 +175,10 @@ func NewPaymentService(scope constructs.Construct, id string, props *PaymentServ
 		EnableExecuteCommand:   jsii.Bool(false),
 		PropagateTags:          awsecs.PropagatedTagSource_SERVICE,
 	})
+	// Tasks start (pull, log, connect) as soon as the service exists; the
+	// task definition names both roles.
+	executionRole.UsedBy(task, s.Service)
+	s.TaskRole.UsedBy(task, s.Service)
 	maxTasks := 12.0
 	if cfg.Production {
 		maxTasks = 60

@@ -10,20 +10,15 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-)
 
-// BucketName is "payments-<component>-<suffix>-<account>-<region>": bucket
-// names are global, so account and region keep environments and the replica
-// apart, and the longest (16-character suffix) stays under S3's 63.
-func (c Config) BucketName(component, region string) string {
-	return fmt.Sprintf("%s-%s-%s", c.Name(component), c.Account, region)
-}
+	"github.com/fintech/payments-platform/environment"
+)
 
 // privateBucketProps are what every bucket of this platform shares: named
 // with the suffix, versioned, all public access blocked, TLS 1.2+ only, ACLs
 // disabled, destroyed with the stack outside production. Callers add the
 // encryption and the lifecycle.
-func privateBucketProps(cfg Config, name string) *awss3.BucketProps {
+func privateBucketProps(cfg environment.Config, name string) *awss3.BucketProps {
 	return &awss3.BucketProps{
 		BucketName:        jsii.String(name),
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
@@ -31,21 +26,21 @@ func privateBucketProps(cfg Config, name string) *awss3.BucketProps {
 		MinimumTLSVersion: jsii.Number(1.2),
 		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 		Versioned:         jsii.Bool(true),
-		RemovalPolicy:     cfg.RemovalPolicy(),
+		RemovalPolicy:     removalPolicy(cfg),
 	}
 }
 
 // elbLogDeliveryAccounts are the Elastic Load Balancing accounts that write
 // access logs in the regions this platform runs its ALB in (AWS ELB User
 // Guide, "Enable access logs for your Application Load Balancer").
-var elbLogDeliveryAccounts = map[string]string{PrimaryRegion: "114774131450"}
+var elbLogDeliveryAccounts = map[string]string{environment.PrimaryRegion: "114774131450"}
 
 // newLogBucket creates the bucket that receives S3 server access logs (and
 // later ALB access logs). Those services can deliver only to SSE-S3 buckets,
 // so this is the one bucket not encrypted with our keys: the documented
 // exception. Otherwise it is locked down like every bucket, and keeps logs
 // seven years.
-func newLogBucket(scope constructs.Construct, cfg Config, region string) awss3.Bucket {
+func newLogBucket(scope constructs.Construct, cfg environment.Config, region string) awss3.Bucket {
 	props := privateBucketProps(cfg, cfg.BucketName("logs", region))
 	props.Encryption = awss3.BucketEncryption_S3_MANAGED
 	props.LifecycleRules = &[]*awss3.LifecycleRule{{
@@ -80,7 +75,7 @@ func newLogBucket(scope constructs.Construct, cfg Config, region string) awss3.B
 
 // documentBucketProps are the settings the document bucket and its replica
 // share: the private baseline, SSE-KMS with Bucket Keys, access logged.
-func documentBucketProps(cfg Config, region string, key awskms.IKey, logs awss3.IBucket) *awss3.BucketProps {
+func documentBucketProps(cfg environment.Config, region string, key awskms.IKey, logs awss3.IBucket) *awss3.BucketProps {
 	props := privateBucketProps(cfg, cfg.BucketName("docs", region))
 	props.Encryption = awss3.BucketEncryption_KMS
 	props.EncryptionKey = key
@@ -102,7 +97,7 @@ func documentBucketProps(cfg Config, region string, key awskms.IKey, logs awss3.
 
 // StorageProps configures Storage.
 type StorageProps struct {
-	Config Config
+	Config environment.Config
 	Keys   *Keys
 	// ReplicaKeyArn is the replica region's documents key (a cross-region
 	// reference: a key object would make the stacks depend on each other).
@@ -115,7 +110,7 @@ type Storage struct {
 	constructs.Construct
 	Documents       awss3.Bucket
 	LogBucket       awss3.Bucket
-	ReplicationRole awsiam.IRole
+	ReplicationRole *ServiceRole
 }
 
 // NewStorage creates the buckets and the replication role.
@@ -124,6 +119,19 @@ func NewStorage(scope constructs.Construct, id string, props *StorageProps) *Sto
 	cfg := props.Config
 	s := &Storage{Construct: this}
 	s.LogBucket = newLogBucket(this, cfg, cfg.Region)
+	// The truststore bucket (in the app stack) logs its access here too;
+	// CDK writes this statement for buckets of the same stack only.
+	truststore := "arn:aws:s3:::" + cfg.BucketName("mtls", cfg.Region)
+	s.LogBucket.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("TruststoreAccessLogs"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("logging.s3.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("s3:PutObject"),
+		Resources:  jsii.Strings("arn:aws:s3:::" + cfg.BucketName("logs", cfg.Region) + "/" + truststoreAccessLogPrefix + "*"),
+		Conditions: &map[string]any{
+			"ArnLike":      map[string]any{"aws:SourceArn": truststore},
+			"StringEquals": map[string]any{"aws:SourceAccount": cfg.Account},
+		},
+	}))
 
 	replicaKey := awskms.Key_FromKeyArn(this, jsii.String("ReplicaKey"), props.ReplicaKeyArn)
 	sourceArn := "arn:aws:s3:::" + cfg.BucketName("docs", cfg.Region)
@@ -178,7 +186,7 @@ func NewStorage(scope constructs.Construct, id string, props *StorageProps) *Sto
 	})
 
 	docs := documentBucketProps(cfg, cfg.Region, props.Keys.Documents, s.LogBucket)
-	docs.ReplicationRole = s.ReplicationRole
+	docs.ReplicationRole = s.ReplicationRole.Role
 	docs.ReplicationRules = &[]*awss3.ReplicationRule{{
 		Id:                      jsii.String("replicate-everything"),
 		Destination:             replica,
@@ -188,6 +196,7 @@ func NewStorage(scope constructs.Construct, id string, props *StorageProps) *Sto
 		DeleteMarkerReplication: jsii.Bool(true),
 	}}
 	s.Documents = awss3.NewBucket(this, jsii.String("Documents"), docs)
+	s.ReplicationRole.UsedBy(s.Documents)
 	suppress(this.Node().FindChild(jsii.String("ReplicationRolePolicy")), true, finding{
 		rule:      "AwsSolutions-IAM5",
 		appliesTo: []string{"Resource::" + sourceArn + "/*", "Resource::" + replicaArn + "/*"},

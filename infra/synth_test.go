@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/fintech/payments-platform/environment"
+
 	"github.com/fintech/payments-platform/infra"
 )
 
@@ -23,9 +25,11 @@ const testSuffix = "pr123"
 
 // The app is synthesized once per configuration for the whole package (each
 // synth costs seconds): the non-production app most tests read (these
-// globals), and a production one for what only production turns on.
+// globals), a production one for what only production turns on (and the
+// cost model), and one that combines every non-default axis of the
+// configuration (matrixContext).
 var (
-	cfg       infra.Config
+	cfg       environment.Config
 	stacks    infra.Stacks
 	templates map[string]map[string]any // stack name -> template JSON
 	outdir    string
@@ -33,12 +37,33 @@ var (
 	// wrote it: assertions re-synthesize and rewrite it.
 	validationReport []byte
 
-	prod *synthesis
+	prod   *synthesis
+	matrix *synthesis
 )
+
+// matrixContext turns on every non-default axis of the configuration at
+// once: production, a real domain with its hosted zone, an imported ALB
+// certificate next to a DNS-validated API one, the longest suffix and
+// replica region names allow, a truststore file and an existing API-key
+// secret. The default synthesis covers the placeholders.
+var matrixContext = map[string]any{
+	environment.KeyProduction:        true,
+	environment.KeyEnvironmentSuffix: longestSuffix,
+	environment.KeyReplicaRegion:     "ap-southeast-4",
+	environment.KeyDomainName:        "payments.example.org",
+	environment.KeyHostedZoneID:      "Z0123456789ABCDEFGHIJ",
+	environment.KeyHostedZoneName:    "example.org",
+	environment.KeyALBCertificateArn: "arn:aws:acm:ap-southeast-1:123456789012:certificate/12345678-1234-1234-1234-123456789012",
+	environment.KeyMtlsTruststore:    "../environment/testdata/ca.pem",
+	environment.KeyAPIKeySecretArn:   "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:payments/api-key-AbCdEf",
+}
+
+// longestSuffix is as long as environment.MaxSuffixLength allows.
+const longestSuffix = "pr-longest-12345"
 
 // synthesis is one synthesized app.
 type synthesis struct {
-	cfg              infra.Config
+	cfg              environment.Config
 	stacks           infra.Stacks
 	templates        map[string]map[string]any
 	outdir           string
@@ -62,11 +87,20 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dev.outdir)
 		cfg, stacks, templates, outdir, validationReport = dev.cfg, dev.stacks, dev.templates, dev.outdir, dev.validationReport
-		if prod, err = synthesize(map[string]any{infra.KeyProduction: true}); err != nil {
+		if prod, err = synthesize(map[string]any{environment.KeyProduction: true}); err != nil {
 			fmt.Fprintln(os.Stderr, "synthesize production:", err)
 			return 1
 		}
 		defer os.RemoveAll(prod.outdir)
+		if len(longestSuffix) != environment.MaxSuffixLength {
+			fmt.Fprintf(os.Stderr, "longestSuffix has %d characters, environment.MaxSuffixLength is %d\n", len(longestSuffix), environment.MaxSuffixLength)
+			return 1
+		}
+		if matrix, err = synthesize(matrixContext); err != nil {
+			fmt.Fprintln(os.Stderr, "synthesize every non-default axis:", err)
+			return 1
+		}
+		defer os.RemoveAll(matrix.outdir)
 		return m.Run()
 	}())
 }
@@ -86,7 +120,7 @@ func synthesize(overrides map[string]any) (syn *synthesis, err error) {
 	if err != nil {
 		return nil, err
 	}
-	context[infra.KeyEnvironmentSuffix] = testSuffix
+	context[environment.KeyEnvironmentSuffix] = testSuffix
 	// As the CLI does: resources carry their construct path (cmd/diagram
 	// reads it).
 	context["aws:cdk:enable-path-metadata"] = true
@@ -98,7 +132,7 @@ func synthesize(overrides map[string]any) (syn *synthesis, err error) {
 		return nil, err
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &context, Outdir: &syn.outdir})
-	if syn.cfg, err = infra.LoadConfig(func(key string) any { return context[key] }, func(string) string { return "" }); err != nil {
+	if syn.cfg, err = environment.Load(func(key string) any { return context[key] }, func(string) string { return "" }); err != nil {
 		return nil, err
 	}
 	root, err := filepath.Abs("..")
@@ -247,17 +281,58 @@ func stringsOf(v any) []string {
 }
 
 func TestEveryStackTargetsItsRegionAndCarriesTheSuffix(t *testing.T) {
-	for _, s := range stacks.All() {
+	for _, s := range stacks.Environment() {
 		if !strings.HasSuffix(*s.StackName(), "-"+testSuffix) {
 			t.Errorf("stack %s: name lacks -%s", *s.StackName(), testSuffix)
 		}
-		want := infra.PrimaryRegion
+		want := environment.PrimaryRegion
 		if s == stacks.Replica {
 			want = cfg.ReplicaRegion
 		}
 		if got := *s.Region(); got != want {
 			t.Errorf("stack %s: region %s, want %s", *s.StackName(), got, want)
 		}
+	}
+}
+
+// The account setup is the documented exception: one per account and
+// region (no suffix), protected from deletion, tagged with no environment,
+// and no environment's stack depends on it (deploying or destroying an
+// environment never touches it).
+func TestAccountSetupBelongsToNoEnvironment(t *testing.T) {
+	account := stacks.Account
+	if *account.StackName() != environment.AccountStackName || *account.Region() != environment.PrimaryRegion || !*account.TerminationProtection() {
+		t.Errorf("account stack %s in %s, termination protection %v", *account.StackName(), *account.Region(), *account.TerminationProtection())
+	}
+	for _, s := range stacks.Environment() {
+		for _, d := range *s.Dependencies() {
+			if d == account {
+				t.Errorf("%s depends on the account setup", *s.StackName())
+			}
+		}
+	}
+	for _, r := range stackResources(account) {
+		if strings.Contains(jsonOf(r.Properties), testSuffix) {
+			t.Errorf("%s names or tags the environment: %s", r, jsonOf(r.Properties))
+		}
+	}
+	for _, r := range resources("AWS::ApiGateway::Account") {
+		if r.stack != environment.AccountStackName {
+			t.Errorf("%s: the API Gateway account setting belongs to the account setup only", r)
+		}
+	}
+	role := one(t, stackResources(account, "AWS::IAM::ManagedPolicy"), "account setup policies")
+	statement := asList(asMap(role.Properties["PolicyDocument"])["Statement"])[0].(map[string]any)
+	actions := stringsOf(statement["Action"])
+	slices.Sort(actions)
+	// AmazonAPIGatewayPushToCloudWatchLogs' actions, on this account's and
+	// region's log groups (the managed policy says "*").
+	if want := []string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams",
+		"logs:FilterLogEvents", "logs:GetLogEvents", "logs:PutLogEvents"}; !slices.Equal(actions, want) {
+		t.Errorf("API Gateway's CloudWatch role may %v, want %v", actions, want)
+	}
+	if got := jsonOf(statement["Resource"]); got != `["arn:aws:logs:ap-southeast-1:123456789012:log-group:*","arn:aws:logs:ap-southeast-1:123456789012:log-group:*:log-stream:*"]` {
+		t.Errorf("API Gateway's CloudWatch role may write %s", got)
 	}
 }
 
@@ -275,6 +350,9 @@ func TestEveryNamedResourceCarriesTheSuffix(t *testing.T) {
 	scoped := map[string]string{"AWS::ApiGateway::Stage": "StageName", "AWS::ApiGateway::Model": "Name"}
 	checked := 0
 	for _, r := range resources() {
+		if r.stack == environment.AccountStackName {
+			continue // the documented exception (TestAccountSetupBelongsToNoEnvironment)
+		}
 		for prop, v := range r.Properties {
 			if notPhysical[prop] || scoped[r.Type] == prop || !(strings.HasSuffix(prop, "Name") || prop == "RoleName") {
 				continue
@@ -301,7 +379,7 @@ func TestEveryNamedResourceCarriesTheSuffix(t *testing.T) {
 func TestPhysicalNamesAreUnique(t *testing.T) {
 	seen := map[string]string{}
 	for _, r := range resources() {
-		region := infra.PrimaryRegion
+		region := environment.PrimaryRegion
 		if r.stack == *stacks.Replica.StackName() {
 			region = cfg.ReplicaRegion
 		}
@@ -361,40 +439,47 @@ func TestNoWildcardActions(t *testing.T) {
 	}
 }
 
-// Security groups admit nothing from the internet. The only future
-// exception is the ALB's HTTPS listener.
-func TestNoIngressFromTheInternet(t *testing.T) {
-	allowedPublicPorts := map[float64]bool{443: true}
+// Security groups admit nothing from the internet, not even on 443: the
+// only thing on the internet is API Gateway's mutual-TLS custom domain. And
+// nothing sends to the internet but the NAT instances (which forward for the
+// workloads) and the API tasks (HTTPS to external payment networks through
+// them); functions reach S3 through its prefix list and AWS APIs through
+// the endpoints.
+func TestNoIngressFromTheInternetAndNoEgressButThroughNAT(t *testing.T) {
+	mayLeave := func(r resource) bool {
+		description, _ := r.Properties["GroupDescription"].(string)
+		name, _ := r.Properties["GroupName"].(string)
+		return description == "Security Group for NAT instances" || name == "payments-api-"+testSuffix
+	}
 	rules := 0
-	check := func(r resource, rule map[string]any) {
+	check := func(r resource, direction string, rule map[string]any) {
 		rules++
 		cidr, _ := rule["CidrIp"].(string)
 		cidr6, _ := rule["CidrIpv6"].(string)
 		if cidr != "0.0.0.0/0" && cidr6 != "::/0" {
 			return
 		}
-		port, _ := rule["FromPort"].(float64)
-		toPort, _ := rule["ToPort"].(float64)
-		if !allowedPublicPorts[port] || port != toPort || !isALBSecurityGroup(r) {
-			t.Errorf("%s: ingress from the internet: %v", r, rule)
+		if direction == "ingress" || !mayLeave(r) || rule["FromPort"] != float64(443) || rule["ToPort"] != float64(443) {
+			t.Errorf("%s (%v): %s to or from the internet: %v", r, r.Properties["GroupName"], direction, rule)
 		}
 	}
 	for _, r := range resources("AWS::EC2::SecurityGroup") {
-		ingress, _ := r.Properties["SecurityGroupIngress"].([]any)
-		for _, rule := range ingress {
-			check(r, rule.(map[string]any))
+		for _, direction := range []string{"ingress", "egress"} {
+			key := "SecurityGroupIngress"
+			if direction == "egress" {
+				key = "SecurityGroupEgress"
+			}
+			for _, rule := range asList(r.Properties[key]) {
+				check(r, direction, rule.(map[string]any))
+			}
 		}
 	}
 	for _, r := range resources("AWS::EC2::SecurityGroupIngress") {
-		check(r, r.Properties)
+		check(r, "ingress", r.Properties)
 	}
 	if rules == 0 {
-		t.Fatal("no ingress rules found: the scan is not looking at the templates")
+		t.Fatal("no rules found: the scan is not looking at the templates")
 	}
-}
-
-func isALBSecurityGroup(r resource) bool {
-	return strings.Contains(r.logicalID, "LoadBalancer")
 }
 
 // Every audit log group keeps exactly 2557 days (seven years) and is
@@ -448,11 +533,12 @@ func TestEveryFunctionLogsToAnAuditGroup(t *testing.T) {
 // CloudFormation's 500-resource limit.
 func TestResourceCounts(t *testing.T) {
 	want := map[string]int{
+		environment.AccountStackName:    3,
 		"PaymentsReplica-" + testSuffix: 14,
 		"PaymentsKeys-" + testSuffix:    12,
-		"PaymentsNetwork-" + testSuffix: 73,
-		"PaymentsData-" + testSuffix:    43,
-		"PaymentsApp-" + testSuffix:     92,
+		"PaymentsNetwork-" + testSuffix: 74,
+		"PaymentsData-" + testSuffix:    46,
+		"PaymentsApp-" + testSuffix:     101,
 	}
 	for stack, tmpl := range templates {
 		got := 0

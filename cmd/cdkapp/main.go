@@ -1,5 +1,6 @@
 // Command cdkapp is the CDK app: it reads and validates the context, builds
-// every stack of one environment and runs the cdk-nag packs over them.
+// the account setup and every stack of one environment, and runs the cdk-nag
+// packs over the construct tree and over the synthesized templates.
 package main
 
 import (
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/fintech/payments-platform/environment"
 	"github.com/fintech/payments-platform/infra"
 )
 
@@ -22,7 +24,7 @@ func main() {
 
 func run() error {
 	app := awscdk.NewApp(nil)
-	cfg, err := infra.LoadConfig(func(key string) any {
+	cfg, err := environment.Load(func(key string) any {
 		return app.Node().TryGetContext(&key)
 	}, os.Getenv)
 	if err != nil {
@@ -35,9 +37,23 @@ func run() error {
 	}
 	infra.NewStacks(app, cfg, root)
 	// Only `make bench-synth` sets this, to measure what the packs cost.
-	if os.Getenv("CDKAPP_SKIP_NAG") != "1" {
+	nag := os.Getenv("CDKAPP_SKIP_NAG") != "1"
+	if nag {
 		infra.ApplyCompliance(app)
 	}
-	app.Synth(nil)
+	assembly := app.Synth(nil)
+	if !nag {
+		return nil
+	}
+	// The packs again, over the templates just written: they see every
+	// resource, also those the construct tree holds as plain CfnResource.
+	unsuppressed, err := infra.NagTemplates(*assembly.Directory())
+	if err != nil {
+		return fmt.Errorf("cdk-nag over the synthesized templates: %w", err)
+	}
+	if unsuppressed > 0 {
+		return fmt.Errorf("cdk-nag over the synthesized templates: %d unsuppressed errors (reports in %s/%s; go run ./cmd/nagreport lists them)",
+			unsuppressed, *assembly.Directory(), infra.TemplateNagDir)
+	}
 	return nil
 }

@@ -1,9 +1,11 @@
 // Command nagreport summarises a synthesized cloud assembly's compliance
 // reports: per cdk-nag pack, the unsuppressed errors and warnings and the
-// suppressions, and the findings of CDK's built-in template validation.
-// It exits 1 when any unsuppressed error or validation finding remains, and
-// 2 when the assembly holds no reports at all (a synth without the packs
-// must not look clean).
+// suppressions, both for the packs applied to the construct tree and for
+// the same packs run over the synthesized templates (template-nag/, which
+// also sees what CDK writes as plain CfnResource), and the findings of CDK's
+// built-in template validation. It exits 1 when any unsuppressed error or
+// validation finding remains, and 2 when either set of reports is missing
+// (a synth without the packs must not look clean).
 //
 //	nagreport [cdk.out]
 package main
@@ -15,6 +17,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -133,8 +136,16 @@ func ValidationFindings(dir string) ([]string, error) {
 	return findings, nil
 }
 
+// templateNagDir is where the CDK app writes the reports of the packs run
+// over the synthesized templates (infra.TemplateNagDir).
+const templateNagDir = "template-nag"
+
 func run(dir string, w io.Writer) (failed bool, err error) {
-	summaries, err := Summarize(dir)
+	tree, err := Summarize(dir)
+	if err != nil {
+		return false, err
+	}
+	templates, err := Summarize(filepath.Join(dir, templateNagDir))
 	if err != nil {
 		return false, err
 	}
@@ -143,12 +154,17 @@ func run(dir string, w io.Writer) (failed bool, err error) {
 		return false, err
 	}
 	fmt.Fprintf(w, "\nCompliance summary (%s)\n", dir)
-	fmt.Fprintf(w, "  %-16s %8s %8s %10s %8s\n", "pack", "errors", "warnings", "suppressed", "checked")
-	for _, s := range summaries {
-		fmt.Fprintf(w, "  %-16s %8d %8d %10d %8d\n", s.Pack, len(s.Errors), len(s.Warnings), s.Suppressed, s.Checked)
+	fmt.Fprintf(w, "  %-16s %-10s %8s %8s %10s %8s\n", "pack", "over", "errors", "warnings", "suppressed", "checked")
+	for _, set := range []struct {
+		over      string
+		summaries []PackSummary
+	}{{"constructs", tree}, {"templates", templates}} {
+		for _, s := range set.summaries {
+			fmt.Fprintf(w, "  %-16s %-10s %8d %8d %10d %8d\n", s.Pack, set.over, len(s.Errors), len(s.Warnings), s.Suppressed, s.Checked)
+		}
 	}
-	fmt.Fprintf(w, "  %-16s %8d\n", "cfn-validate", len(findings))
-	for _, s := range summaries {
+	fmt.Fprintf(w, "  %-16s %-10s %8d\n", "cfn-validate", "templates", len(findings))
+	for _, s := range slices.Concat(tree, templates) {
 		for _, l := range s.Errors {
 			fmt.Fprintf(w, "  ERROR   %s %s\n", l.RuleID, l.ResourceID)
 			failed = true

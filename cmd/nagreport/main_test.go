@@ -9,9 +9,22 @@ import (
 
 func writeReport(tb testing.TB, dir, name, lines string) {
 	tb.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(`{"lines":[`+lines+`]}`), 0o644); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// assemblyWith writes a construct-tree report and a template report, the
+// two sets the CDK app writes.
+func assemblyWith(tb testing.TB, tree, template string) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	writeReport(tb, dir, "AwsSolutions--S-NagReport.json", tree)
+	writeReport(tb, filepath.Join(dir, templateNagDir), "AwsSolutions--S-NagReport.json", template)
+	return dir
 }
 
 const (
@@ -23,8 +36,7 @@ const (
 
 func TestRun(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
-		dir := t.TempDir()
-		writeReport(t, dir, "AwsSolutions--S-NagReport.json", compliant+","+suppressed+","+nonCompWrn)
+		dir := assemblyWith(t, compliant+","+suppressed+","+nonCompWrn, compliant+","+suppressed)
 		writeReport(t, dir, "PCI.DSS.321--S-NagReport.json", compliant)
 		var out strings.Builder
 		failed, err := run(dir, &out)
@@ -32,8 +44,9 @@ func TestRun(t *testing.T) {
 			t.Fatalf("failed=%v err=%v\n%s", failed, err, out.String())
 		}
 		for _, want := range []string{
-			"AwsSolutions            0        1          1        3",
-			"PCI.DSS.321             0        0          0        1",
+			"AwsSolutions     constructs        0        1          1        3",
+			"PCI.DSS.321      constructs        0        0          0        1",
+			"AwsSolutions     templates         0        0          1        2",
 			"warning AwsSolutions-L1 S/Fn",
 		} {
 			if !strings.Contains(out.String(), want) {
@@ -43,8 +56,7 @@ func TestRun(t *testing.T) {
 	})
 
 	t.Run("ErrUnsuppressedError", func(t *testing.T) {
-		dir := t.TempDir()
-		writeReport(t, dir, "AwsSolutions--S-NagReport.json", compliant+","+nonCompErr)
+		dir := assemblyWith(t, compliant+","+nonCompErr, compliant)
 		var out strings.Builder
 		failed, err := run(dir, &out)
 		if err != nil || !failed || !strings.Contains(out.String(), "ERROR   AwsSolutions-S1 S/Bucket") {
@@ -52,9 +64,26 @@ func TestRun(t *testing.T) {
 		}
 	})
 
-	t.Run("ErrValidationFinding", func(t *testing.T) {
+	// What only the templates show (a plain CfnResource) fails too.
+	t.Run("ErrUnsuppressedErrorInTheTemplates", func(t *testing.T) {
+		dir := assemblyWith(t, compliant, compliant+","+nonCompErr)
+		var out strings.Builder
+		failed, err := run(dir, &out)
+		if err != nil || !failed || !strings.Contains(out.String(), "ERROR   AwsSolutions-S1 S/Bucket") {
+			t.Fatalf("failed=%v err=%v\n%s", failed, err, out.String())
+		}
+	})
+
+	t.Run("ErrNoTemplateReports", func(t *testing.T) {
 		dir := t.TempDir()
 		writeReport(t, dir, "AwsSolutions--S-NagReport.json", compliant)
+		if _, err := run(dir, &strings.Builder{}); err == nil || !strings.Contains(err.Error(), "no cdk-nag reports in "+filepath.Join(dir, templateNagDir)) {
+			t.Fatalf("err=%v, want: no cdk-nag reports over the templates", err)
+		}
+	})
+
+	t.Run("ErrValidationFinding", func(t *testing.T) {
+		dir := assemblyWith(t, compliant, compliant)
 		report := `{"pluginReports":[{"pluginName":"CloudFormation Validate","violations":[{"ruleName":"W1","description":"open port"}]}]}`
 		if err := os.WriteFile(filepath.Join(dir, "validation-report.json"), []byte(report), 0o644); err != nil {
 			t.Fatal(err)

@@ -28,7 +28,7 @@ func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*
 }
 
 func TestHandle(t *testing.T) {
-	ca, err := os.ReadFile("../../infra/testdata/ca.pem")
+	ca, err := os.ReadFile("../../environment/testdata/ca.pem")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,27 +107,25 @@ func TestNoAPIKeyIsForbidden(t *testing.T) {
 	}
 }
 
-// The ALB is public, but refuses what did not come through API Gateway:
-// without the origin header, and with a guessed one.
-func TestALBRefusesDirectRequests(t *testing.T) {
+// The ALB is not on the internet: its name resolves to private addresses
+// only (an internal load balancer), and a connection to it from where the
+// tests run does not open (its security group admits API Gateway's VPC link
+// alone, so not even a host inside the VPC gets through).
+func TestALBIsNotReachableDirectly(t *testing.T) {
 	o := environment(t)
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		// The ALB's certificate names alb.<domain>; its DNS name is AWS's.
-		TLSClientConfig: &tls.Config{ServerName: o.ALBHost(), MinVersion: tls.VersionTLS12},
-	}}
-	for name, origin := range map[string]string{"NoOriginHeader": "", "GuessedOriginHeader": "guess"} {
-		t.Run(name, func(t *testing.T) {
-			req, _ := http.NewRequest("POST", "https://"+o["AlbDnsName"]+"/v1/payments", bytes.NewReader(newPayment("direct")))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Idempotency-Key", idempotencyKey(t))
-			if origin != "" {
-				req.Header.Set("x-origin-verify", origin)
-			}
-			got := send(t, client, req)
-			if got.status != http.StatusForbidden || got.problemCode() != "forbidden" {
-				t.Errorf("direct request to the ALB: %d %s, want 403 with the forbidden problem", got.status, got.body)
-			}
-		})
+	addrs, err := net.DefaultResolver.LookupNetIP(context.Background(), "ip", o["AlbDnsName"])
+	if err != nil || len(addrs) == 0 {
+		t.Fatalf("resolve %s: %v", o["AlbDnsName"], err)
+	}
+	for _, a := range addrs {
+		if !a.IsPrivate() {
+			t.Errorf("%s resolves to %s, a public address: the ALB is internet-facing", o["AlbDnsName"], a)
+		}
+	}
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort(o["AlbDnsName"], "443"), 10*time.Second)
+	if err == nil {
+		conn.Close()
+		t.Errorf("a TCP connection to %s:443 opened: the ALB admits more than the VPC link", o["AlbDnsName"])
 	}
 }
 

@@ -79,14 +79,6 @@ func (o Outputs) APIHost() string {
 	return u.Host
 }
 
-// ALBHost is the name on the ALB's certificate. Both names come from the
-// same convention (infra.Config.HostName): the service label, then the
-// environment's domain.
-func (o Outputs) ALBHost() string {
-	_, domain, _ := strings.Cut(o.APIHost(), ".")
-	return "alb." + domain
-}
-
 // DashboardName is the dashboard the DashboardUrl output opens.
 func (o Outputs) DashboardName() (string, error) {
 	u, err := url.Parse(o["DashboardUrl"])

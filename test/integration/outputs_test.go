@@ -26,9 +26,6 @@ func TestLoad(t *testing.T) {
 		if got, want := o.APIHost(), "api.pr123.payments.example.com"; got != want {
 			t.Errorf("APIHost %q, want %q", got, want)
 		}
-		if got, want := o.ALBHost(), "alb.pr123.payments.example.com"; got != want {
-			t.Errorf("ALBHost %q, want %q", got, want)
-		}
 		if got, _ := o.DashboardName(); got != "payments-dashboard-pr123" {
 			t.Errorf("DashboardName %q", got)
 		}

@@ -1,0 +1,75 @@
+package environment
+
+import "fmt"
+
+// Every physical name is derived here so that the environment suffix can
+// never be forgotten: two environments in one account never collide. The
+// longest names set the suffix's length limit (see MaxSuffixLength).
+
+// Name is the physical name of a resource: "payments-<component>-<suffix>".
+func (c Config) Name(component string) string {
+	return fmt.Sprintf("payments-%s-%s", component, c.EnvironmentSuffix)
+}
+
+// StackName is "Payments<Component>-<suffix>".
+func (c Config) StackName(component string) string {
+	return fmt.Sprintf("Payments%s-%s", component, c.EnvironmentSuffix)
+}
+
+// LogGroupPrefix holds every log group this environment creates itself, so a
+// single ARN pattern in the logs key policy covers them and nothing else.
+func (c Config) LogGroupPrefix() string {
+	return fmt.Sprintf("/payments/%s/", c.EnvironmentSuffix)
+}
+
+// LogGroupName is "/payments/<suffix>/<component>".
+func (c Config) LogGroupName(component string) string {
+	return c.LogGroupPrefix() + component
+}
+
+// RotationFunctionName names the master secret's rotation function, a
+// Serverless Application Repository app whose log group Lambda names
+// /aws/lambda/<function>.
+func (c Config) RotationFunctionName() string {
+	return c.Name("db-rotation")
+}
+
+// WafLogGroupName is the log group of both web ACLs: WAF accepts only names
+// that start with "aws-waf-logs-".
+func (c Config) WafLogGroupName() string {
+	return "aws-waf-logs-" + c.Name("edge")
+}
+
+// ContainerInsightsLogGroupName is the group ECS Container Insights writes
+// the cluster's performance events to; ECS dictates the name.
+func (c Config) ContainerInsightsLogGroupName() string {
+	return fmt.Sprintf("/aws/ecs/containerinsights/%s/performance", c.Name("cluster"))
+}
+
+// KeyAlias is "alias/payments/<suffix>/<domain>".
+func (c Config) KeyAlias(domain string) string {
+	return fmt.Sprintf("alias/payments/%s/%s", c.EnvironmentSuffix, domain)
+}
+
+// HostName is the DNS name of an endpoint: "<service>.<domainName>" in
+// production, "<service>.<suffix>.<domainName>" elsewhere, so that PR
+// environments sharing a domain never claim the same name.
+func (c Config) HostName(service string) string {
+	if c.Production {
+		return service + "." + c.DomainName
+	}
+	return service + "." + c.EnvironmentSuffix + "." + c.DomainName
+}
+
+// BucketName is "payments-<component>-<suffix>-<account>-<region>": bucket
+// names are global, so account and region keep environments and the replica
+// apart. With the longest component ("docs", "logs", "mtls": 4 letters), the
+// longest suffix and the longest region code the name is S3's 63 characters
+// at most.
+func (c Config) BucketName(component, region string) string {
+	return fmt.Sprintf("%s-%s-%s", c.Name(component), c.Account, region)
+}
+
+// AccountStackName is the account setup stack: one per account and region,
+// like the CDK bootstrap stack, so it carries no suffix.
+const AccountStackName = "PaymentsAccount"
