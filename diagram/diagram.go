@@ -341,7 +341,16 @@ func (b *builder) connect() {
 			continue
 		case "AWS::WAFv2::WebACLAssociation":
 			acl, _ := referenced(r.Properties["WebACLArn"], key.stack, nil)
-			target, _ := referenced(r.Properties["ResourceArn"], key.stack, nil)
+			target, ok := referenced(r.Properties["ResourceArn"], key.stack, nil)
+			if !ok {
+				// A stage's ARN is joined from the API's id and the
+				// stage's name: the API is the first resource it names.
+				walk(r.Properties["ResourceArn"], func(v any) {
+					if t, found := referenced(v, key.stack, nil); found && !ok {
+						target, ok = t, true
+					}
+				})
+			}
 			b.add(b.owner[acl], b.owner[target], "protects")
 			continue
 		}

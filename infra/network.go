@@ -331,7 +331,7 @@ func suppressNetworkFindings(n *Network) {
 		// The default route of each public subnet; private and database
 		// subnets have no route to the internet gateway.
 		route := subnet.Node().FindChild(jsii.String("DefaultRoute"))
-		reason := "Public subnets hold only the internet-facing ALB (behind WAF) and the NAT instances, which need a route to the internet gateway by definition. " +
+		reason := "Public subnets hold only the NAT instances, which need a route to the internet gateway by definition, and the internal ALB (no public address). " +
 			"Workloads run in private subnets whose default route is a NAT instance that forwards HTTPS only; the database subnets have no route out of the VPC."
 		suppress(route, false, because(reason, "PCI.DSS.321-VPCNoUnrestrictedRouteToIGW", "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW")...)
 	}
