@@ -151,7 +151,12 @@ func TestEveryNatInstanceRoutesOut(t *testing.T) {
 				continue
 			}
 			instances++
-			nic, _ := asList(r.Properties["NetworkInterfaces"])[0].(map[string]any)
+			// With an associated public address the subnet is on the
+			// network interface; without one, on the instance.
+			nic := map[string]any{"SubnetId": r.Properties["SubnetId"]}
+			if nics := asList(r.Properties["NetworkInterfaces"]); len(nics) > 0 {
+				nic, _ = nics[0].(map[string]any)
+			}
 			publicAddress := nic["AssociatePublicIpAddress"] == true
 			for _, other := range g.resources {
 				publicAddress = publicAddress || ((other.Type == "AWS::EC2::EIP" || other.Type == "AWS::EC2::EIPAssociation") && refers(other, id))
