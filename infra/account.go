@@ -42,8 +42,13 @@ func NewAccountSetup(scope constructs.Construct, id string, cfg environment.Conf
 	this := constructs.NewConstruct(scope, &id)
 	a := &AccountSetup{Construct: this}
 	logGroups := fmt.Sprintf("arn:aws:logs:%s:%s:log-group:*", cfg.Region, cfg.Account)
+	// Trusted as AWS's setup guide trusts it, without an aws:SourceAccount
+	// condition: API Gateway is not documented to send the key when it
+	// assumes this role, and a condition it cannot meet would fail the
+	// setting. Only this account's own setting (which needs iam:PassRole
+	// here) can make API Gateway use it.
 	a.CloudWatchRole = NewServiceRole(this, "ApiGatewayCloudWatchRole", &ServiceRoleProps{
-		Name: "payments-apigateway-cloudwatch-" + cfg.Region, Service: "apigateway.amazonaws.com", Account: cfg.Account,
+		Name: "payments-apigateway-cloudwatch-" + cfg.Region, Service: "apigateway.amazonaws.com",
 		Statements: []awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("WriteApiGatewayLogs"), Actions: jsii.Strings(apiGatewayLogActions...),
 			Resources: jsii.Strings(logGroups, logGroups+":log-stream:*"),

@@ -303,6 +303,19 @@ func usagePlanAndKey(scope constructs.Construct, cfg environment.Config, props *
 				Resources:  jsii.Strings(fmt.Sprintf("arn:aws:apigateway:%s::/apikeys", cfg.Region)),
 				Conditions: &map[string]any{"StringEquals": map[string]any{"aws:RequestTag/" + environmentTag: cfg.EnvironmentSuffix}},
 			}),
+			// Tagging on create is a TagResource call too (CreateApiKey
+			// needs apigateway:PUT, Service Authorization Reference): only
+			// this environment's tag, and never on a key that already
+			// carries another environment's.
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid: jsii.String("TagNewApiKeysAsThisEnvironments"), Actions: jsii.Strings("apigateway:PUT"),
+				Resources: jsii.Strings(fmt.Sprintf("arn:aws:apigateway:%s::/tags/*", cfg.Region)),
+				Conditions: &map[string]any{
+					"StringEquals":            map[string]any{"aws:RequestTag/" + environmentTag: cfg.EnvironmentSuffix},
+					"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{environmentTag}},
+					"StringEqualsIfExists":    map[string]any{"aws:ResourceTag/" + environmentTag: cfg.EnvironmentSuffix},
+				},
+			}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid: jsii.String("DeleteThisEnvironmentsApiKeys"), Actions: jsii.Strings("apigateway:DELETE"),
 				Resources:  jsii.Strings(fmt.Sprintf("arn:aws:apigateway:%s::/apikeys/*", cfg.Region)),
@@ -324,10 +337,12 @@ func usagePlanAndKey(scope constructs.Construct, cfg environment.Config, props *
 	restrictRotationInvoke(rotator, secret)
 	suppress(rotator.Node().FindChild(jsii.String("RolePolicy")), true, finding{
 		rule:           "AwsSolutions-IAM5",
-		appliesTo:      []string{"Resource::*", fmt.Sprintf("Resource::arn:aws:apigateway:%s::/apikeys/*", cfg.Region)},
+		appliesTo: []string{"Resource::*", fmt.Sprintf("Resource::arn:aws:apigateway:%s::/apikeys/*", cfg.Region),
+			fmt.Sprintf("Resource::arn:aws:apigateway:%s::/tags/*", cfg.Region)},
 		appliesToRegex: []string{fmt.Sprintf(`/^Resource::arn:aws:apigateway:%s::\/usageplans\/<[A-Za-z0-9]+>\/keys\/\*$/`, cfg.Region)},
 		reason: "The rotator creates API keys whose ids are unknown at deploy time: it may delete only keys tagged as this environment's (aws:ResourceTag), " +
-			"create only keys so tagged (aws:RequestTag), and attach keys to this usage plan only; the VPC network-interface and X-Ray actions have no resource-level permissions.",
+			"create and tag only keys so tagged (aws:RequestTag, aws:TagKeys, and never a key tagged for another environment), and attach keys to this usage plan only; " +
+			"the VPC network-interface and X-Ray actions have no resource-level permissions.",
 	})
 	suppress(rotator.Function, true, finding{
 		rule:   "NIST.800.53.R5-LambdaDLQ",

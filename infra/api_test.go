@@ -148,6 +148,22 @@ func TestApiKeyRotation(t *testing.T) {
 	if jsonOf(schedule["RotationRules"]) != `{"ScheduleExpression":"rate(30 days)"}` || !strings.Contains(jsonOf(schedule["RotationLambdaARN"]), "GatewayApiKeyRotator") {
 		t.Errorf("rotation %s", jsonOf(schedule))
 	}
+	// The rotator may create, tag and delete only this environment's keys.
+	var policy string
+	for _, p := range appResources("AWS::IAM::ManagedPolicy") {
+		if p.Properties["ManagedPolicyName"] == "payments-apikey-rotator-pr123-policy" {
+			policy = jsonOf(p.Properties["PolicyDocument"])
+		}
+	}
+	for _, want := range []string{
+		`{"Action":"apigateway:POST","Condition":{"StringEquals":{"aws:RequestTag/Environment":"pr123"}},"Effect":"Allow","Resource":"arn:aws:apigateway:ap-southeast-1::/apikeys","Sid":"CreateThisEnvironmentsApiKeys"}`,
+		`{"Action":"apigateway:PUT","Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["Environment"]},"StringEquals":{"aws:RequestTag/Environment":"pr123"},"StringEqualsIfExists":{"aws:ResourceTag/Environment":"pr123"}},"Effect":"Allow","Resource":"arn:aws:apigateway:ap-southeast-1::/tags/*","Sid":"TagNewApiKeysAsThisEnvironments"}`,
+		`{"Action":"apigateway:DELETE","Condition":{"StringEquals":{"aws:ResourceTag/Environment":"pr123"}},"Effect":"Allow","Resource":"arn:aws:apigateway:ap-southeast-1::/apikeys/*","Sid":"DeleteThisEnvironmentsApiKeys"}`,
+	} {
+		if !strings.Contains(policy, want) {
+			t.Errorf("rotator policy lacks %s: %s", want, policy)
+		}
+	}
 	for _, f := range appResources("AWS::Lambda::Function") {
 		if f.Properties["FunctionName"] == "payments-apikey-rotator-pr123" {
 			env := jsonOf(f.Properties["Environment"])

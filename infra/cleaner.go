@@ -97,7 +97,14 @@ func NewBucketCleaner(scope constructs.Construct, id string, props *BucketCleane
 			Properties:    &map[string]any{"BucketName": b.Bucket.BucketName()},
 			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 		})
-		cr.Node().AddDependency(b.Bucket)
+		// Deleted before the bucket, after its policy: the policy goes
+		// while the bucket exists (which also ends log deliveries that it
+		// admitted), then the cleaner deletes the bucket, and the bucket's
+		// own deletion finds nothing to do.
+		cr.Node().AddDependency(b.Bucket.Node().DefaultChild())
+		if policy := b.Bucket.Policy(); policy != nil {
+			policy.Node().AddDependency(cr)
+		}
 	}
 	suppressBucketCleanerFindings(c, props.Network == nil, objectArns)
 	return c

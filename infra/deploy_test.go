@@ -354,12 +354,12 @@ func TestServicePermissionsNameTheirSource(t *testing.T) {
 func TestEveryBucketIsRemovedByItsCleaner(t *testing.T) {
 	for stack, tmpl := range templates {
 		g := newGraph(stack, tmpl)
-		cleaned := map[string]bool{}
+		cleaned := map[string]string{} // bucket -> its cleaner
 		for id, r := range g.resources {
 			if r.Type == "Custom::EmptyBucketOnDelete" {
 				for _, d := range r.DependsOn {
 					if g.resources[d].Type == "AWS::S3::Bucket" && refers(r, d) {
-						cleaned[d] = true
+						cleaned[d] = id
 					}
 				}
 				if !slices.ContainsFunc(r.DependsOn, func(d string) bool { return g.resources[d].Type == "AWS::S3::Bucket" }) {
@@ -382,11 +382,18 @@ func TestEveryBucketIsRemovedByItsCleaner(t *testing.T) {
 			if r.Type != "AWS::S3::Bucket" {
 				continue
 			}
-			if !cleaned[id] {
+			if cleaned[id] == "" {
 				t.Errorf("%s/%s (%v) has no cleaner: a non-empty bucket fails the stack's deletion", stack, id, r.Properties["BucketName"])
 			}
 			if arn := fmt.Sprint("arn:aws:s3:::", r.Properties["BucketName"]); !slices.Contains(deletable, arn) {
 				t.Errorf("%s: no cleaner may delete %s (late log deliveries refill an emptied bucket)", stack, arn)
+			}
+		}
+		// A bucket's policy goes before its cleaner deletes the bucket, so
+		// nothing is ever deleted from a bucket that is gone.
+		for id, r := range g.resources {
+			if bucket := refOf(r.Properties["Bucket"]); r.Type == "AWS::S3::BucketPolicy" && cleaned[bucket] != "" && !g.dependsOn(id, cleaned[bucket]) {
+				t.Errorf("%s/%s: the policy of %s may outlive the bucket (its cleaner deletes the bucket)", stack, id, bucket)
 			}
 		}
 	}

@@ -72,6 +72,8 @@ func NewEdge(scope constructs.Construct, id string, props *EdgeProps) *Edge {
 	})
 	albSG.Connections().AllowFrom(vpcLinkSG, awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS from API Gateway's VPC link"))
 	svc.SecurityGroup.Connections().AllowFrom(albSG, awsec2.Port_Tcp(jsii.Number(APIPort)), jsii.String("HTTPS from the ALB"))
+	egressOnlyThroughItsRules(vpcLinkSG)
+	egressOnlyThroughItsRules(albSG)
 
 	// The link's network interfaces live in the private subnets, next to
 	// the workloads; they carry no traffic but API Gateway's.
@@ -136,6 +138,20 @@ func NewEdge(scope constructs.Construct, id string, props *EdgeProps) *Edge {
 	})
 	suppressEdgeFindings(e, cfg)
 	return e
+}
+
+// egressOnlyThroughItsRules keeps a group's egress to the rules written for
+// it. When every egress rule of a group names another group, CDK writes them
+// as separate resources and drops the group's inline placeholder rule; a
+// group created with no inline egress gets EC2's default, all outbound
+// traffic ("if you do not add egress rules, we add egress rules that allow
+// all outbound IPv4 and IPv6 traffic", AWS::EC2::SecurityGroup). The
+// placeholder (CDK's own: ICMP type 252 code 86 to 255.255.255.255/32)
+// matches nothing and keeps the default away.
+func egressOnlyThroughItsRules(sg awsec2.SecurityGroup) {
+	sg.Node().DefaultChild().(awsec2.CfnSecurityGroup).AddPropertyOverride(jsii.String("SecurityGroupEgress"), []any{map[string]any{
+		"CidrIp": "255.255.255.255/32", "Description": "Disallow all traffic", "IpProtocol": "icmp", "FromPort": 252, "ToPort": 86,
+	}})
 }
 
 // stripStageName undoes what API Gateway does to private integrations: "API

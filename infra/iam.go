@@ -13,7 +13,9 @@ type ServiceRoleProps struct {
 	// Service is the principal that assumes the role, e.g. "vpc-flow-logs.amazonaws.com".
 	Service string
 	// Account restricts the trust to this account's resources (aws:SourceAccount),
-	// which closes the confused-deputy hole for service principals.
+	// which closes the confused-deputy hole for service principals. Empty
+	// only for a service that is not documented to send the key when it
+	// assumes the role (API Gateway's account-wide CloudWatch role).
 	Account string
 	// Statements are everything the role may do.
 	Statements []awsiam.PolicyStatement
@@ -33,11 +35,13 @@ type ServiceRole struct {
 
 // NewServiceRole creates the role and its policy.
 func NewServiceRole(scope constructs.Construct, id string, props *ServiceRoleProps) *ServiceRole {
+	var trust *awsiam.ServicePrincipalOpts
+	if props.Account != "" {
+		trust = &awsiam.ServicePrincipalOpts{Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": props.Account}}}
+	}
 	role := awsiam.NewRole(scope, &id, &awsiam.RoleProps{
-		RoleName: jsii.String(props.Name),
-		AssumedBy: awsiam.NewServicePrincipal(jsii.String(props.Service), &awsiam.ServicePrincipalOpts{
-			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": props.Account}},
-		}),
+		RoleName:  jsii.String(props.Name),
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String(props.Service), trust),
 	})
 	policy := awsiam.NewManagedPolicy(scope, jsii.String(id+"Policy"), &awsiam.ManagedPolicyProps{
 		ManagedPolicyName: jsii.String(props.Name + "-policy"),

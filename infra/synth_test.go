@@ -480,6 +480,15 @@ func TestNoIngressFromTheInternetAndNoEgressButThroughNAT(t *testing.T) {
 	if rules == 0 {
 		t.Fatal("no rules found: the scan is not looking at the templates")
 	}
+	// A group created without inline egress gets EC2's default: all
+	// outbound traffic, whatever separate egress rules name it.
+	for name, syn := range syntheses() {
+		for _, r := range resourcesOf(syn, "AWS::EC2::SecurityGroup") {
+			if len(asList(r.Properties["SecurityGroupEgress"])) == 0 {
+				t.Errorf("%s: %s (%v) has no inline egress, so EC2 lets it send anything", name, r, r.Properties["GroupDescription"])
+			}
+		}
+	}
 }
 
 // Every audit log group keeps exactly 2557 days (seven years) and is
