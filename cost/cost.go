@@ -37,17 +37,17 @@ type Quantities struct {
 	// balancers, each with a billed public IPv4 address (internal ones
 	// have none).
 	PublicLoadBalancerAZs int
-	WebACLs, WebACLRules   int
-	RuleGroupRules         int
-	Buckets                int
-	KMSKeys                int
-	Secrets                int
-	LogGroups              int
-	Alarms, Dashboards     int
-	Queues                 int
-	ProcessorMemoryGB      float64 // the function behind the SQS event source
-	ProcessorBatchSize     int
-	RateLimit              float64 // the usage plan's requests per second
+	WebACLs, WebACLRules  int
+	RuleGroupRules        int
+	Buckets               int
+	KMSKeys               int
+	Secrets               int
+	LogGroups             int
+	Alarms, Dashboards    int
+	Queues                int
+	ProcessorMemoryGB     float64 // the function behind the SQS event source
+	ProcessorBatchSize    int
+	RateLimit             float64 // the usage plan's requests per second
 }
 
 // Measure counts the billable resources of every stack.

@@ -208,7 +208,7 @@ func keepVpcLinkActive(scope constructs.Construct, cfg environment.Config, api a
 			// The role's policy already grants exactly this; stated so the
 			// target does not ask for a wildcard one.
 			PolicyStatements: &[]awsiam.PolicyStatement{testInvoke},
-			RetryAttempts: jsii.Number(2),
+			RetryAttempts:    jsii.Number(2),
 			Input: awsscheduler.ScheduleTargetInput_FromObject(map[string]any{
 				"RestApiId": api.RestApiId(), "ResourceId": method.Resource().ResourceId(), "HttpMethod": method.HttpMethod(),
 				"PathWithQueryString": apiBasePath + "/payments/00000000-0000-0000-0000-000000000000",
@@ -311,9 +311,9 @@ func usagePlanAndKey(scope constructs.Construct, cfg environment.Config, props *
 				Sid: jsii.String("TagNewApiKeysAsThisEnvironments"), Actions: jsii.Strings("apigateway:PUT"),
 				Resources: jsii.Strings(fmt.Sprintf("arn:aws:apigateway:%s::/tags/*", cfg.Region)),
 				Conditions: &map[string]any{
-					"StringEquals":            map[string]any{"aws:RequestTag/" + environmentTag: cfg.EnvironmentSuffix},
+					"StringEquals":              map[string]any{"aws:RequestTag/" + environmentTag: cfg.EnvironmentSuffix},
 					"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{environmentTag}},
-					"StringEqualsIfExists":    map[string]any{"aws:ResourceTag/" + environmentTag: cfg.EnvironmentSuffix},
+					"StringEqualsIfExists":      map[string]any{"aws:ResourceTag/" + environmentTag: cfg.EnvironmentSuffix},
 				},
 			}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -336,7 +336,7 @@ func usagePlanAndKey(scope constructs.Construct, cfg environment.Config, props *
 	schedule.Node().AddDependency(first)
 	restrictRotationInvoke(rotator, secret)
 	suppress(rotator.Node().FindChild(jsii.String("RolePolicy")), true, finding{
-		rule:           "AwsSolutions-IAM5",
+		rule: "AwsSolutions-IAM5",
 		appliesTo: []string{"Resource::*", fmt.Sprintf("Resource::arn:aws:apigateway:%s::/apikeys/*", cfg.Region),
 			fmt.Sprintf("Resource::arn:aws:apigateway:%s::/tags/*", cfg.Region)},
 		appliesToRegex: []string{fmt.Sprintf(`/^Resource::arn:aws:apigateway:%s::\/usageplans\/<[A-Za-z0-9]+>\/keys\/\*$/`, cfg.Region)},

@@ -105,11 +105,11 @@ func NewStacks(app awscdk.App, cfg environment.Config, sourceRoot string) Stacks
 	processor := NewProcessor(s.App, "Processor", &ProcessorProps{Config: cfg, Network: network, Database: database, Keys: appKeys, Queues: queues, SourceRoot: sourceRoot})
 	edge := NewEdge(s.App, "Edge", &EdgeProps{Config: cfg, Network: network, Service: service, Names: names, LogBucketName: cfg.BucketName("logs", cfg.Region)})
 	gateway := NewPaymentsAPI(s.App, "Gateway", &PaymentsAPIProps{Config: cfg, Network: network, Keys: appKeys, Edge: edge, Names: names, SourceRoot: sourceRoot})
-	NewWebACLs(s.App, "Waf", &WebACLsProps{
+	webACLs := NewWebACLs(s.App, "Waf", &WebACLsProps{
 		Config: cfg, Keys: appKeys, LoadBalancerArn: edge.LoadBalancer.LoadBalancerArn(), StageArn: gateway.RestAPI.DeploymentStage().StageArn(),
 	})
 	NewObservability(s.App, "Observability", &ObservabilityProps{
-		Config: cfg, Keys: appKeys, Thresholds: DefaultAlarmThresholds, API: gateway, Edge: edge,
+		Config: cfg, Keys: appKeys, Thresholds: DefaultAlarmThresholds, API: gateway, Edge: edge, WebACLs: webACLs,
 		Service: service, Database: database, Queues: queues, Processor: processor,
 	})
 	if !cfg.Production {

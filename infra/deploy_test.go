@@ -402,7 +402,7 @@ func TestEveryBucketIsRemovedByItsCleaner(t *testing.T) {
 // nameLimits are the length limits of the physical names this app sets, by
 // resource type and property (each service's documented maximum).
 var nameLimits = map[string]map[string]int{
-	"AWS::S3::Bucket":                           {"BucketName": 63},
+	"AWS::S3::Bucket": {"BucketName": 63},
 	"AWS::ElasticLoadBalancingV2::LoadBalancer": {"Name": 32},
 	"AWS::ElasticLoadBalancingV2::TargetGroup":  {"Name": 32},
 	"AWS::Lambda::Function":                     {"FunctionName": 64},

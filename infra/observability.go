@@ -45,6 +45,7 @@ type ObservabilityProps struct {
 	Thresholds AlarmThresholds
 	API        *PaymentsAPI
 	Edge       *Edge
+	WebACLs    *WebACLs
 	Service    *PaymentService
 	Database   *Database
 	Queues     *Queues
@@ -97,10 +98,15 @@ func NewObservability(scope constructs.Construct, id string, props *Observabilit
 		Label:        jsii.String("tasks missing"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
 	})
 	replicaLag := props.Database.Cluster.Metric(jsii.String("AuroraReplicaLagMaximum"), &cw.MetricOptions{Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(1))})
-	wafBlocked := cw.NewMetric(&cw.MetricProps{
-		Namespace: jsii.String("AWS/WAFV2"), MetricName: jsii.String("BlockedRequests"), Statistic: jsii.String("Sum"), Period: five,
-		DimensionsMap: &map[string]*string{"WebACL": jsii.String(cfg.Name("edge")), "Region": jsii.String(cfg.Region), "Rule": jsii.String("ALL")},
-	})
+	// Blocked requests of both web ACLs: the stage's (rate, reputation)
+	// and the ALB's (injection, managed groups).
+	wafBlocked := func(acl, label string) cw.IMetric {
+		return cw.NewMetric(&cw.MetricProps{
+			Namespace: jsii.String("AWS/WAFV2"), MetricName: jsii.String("BlockedRequests"), Statistic: jsii.String("Sum"), Period: five,
+			DimensionsMap: &map[string]*string{"WebACL": jsii.String(acl), "Region": jsii.String(cfg.Region), "Rule": jsii.String("ALL")},
+			Label:         jsii.String(label),
+		})
+	}
 
 	// CloudWatch publishes to the encrypted topic with the messaging key,
 	// whose policy admits CloudWatch (see keys.go).
@@ -152,7 +158,7 @@ func NewObservability(scope constructs.Construct, id string, props *Observabilit
 				graph("ECS API service", props.Service.Service.MetricCpuUtilization(minute), props.Service.Service.MetricMemoryUtilization(minute), containerInsights("RunningTaskCount")),
 				graph("Aurora", props.Database.Cluster.MetricCPUUtilization(minute), props.Database.Cluster.MetricDatabaseConnections(minute), replicaLag)},
 			{graph("Processor Lambda", fn.MetricErrors(minute), fn.MetricThrottles(minute), fn.MetricDuration(&cw.MetricOptions{Statistic: jsii.String("p99")})),
-				graph("WAF blocked requests", wafBlocked)},
+				graph("WAF blocked requests", wafBlocked(*props.WebACLs.Stage.Name(), "API stage"), wafBlocked(*props.WebACLs.LoadBalancer.Name(), "ALB"))},
 		},
 	})
 	awscdk.NewCfnOutput(scope, jsii.String("DashboardUrl"), &awscdk.CfnOutputProps{
