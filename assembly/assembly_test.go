@@ -52,3 +52,14 @@ func write(t *testing.T, files map[string]string) string {
 	}
 	return dir
 }
+
+func TestInt(t *testing.T) {
+	for _, tc := range []struct {
+		in   any
+		want int
+	}{{10.0, 10}, {"512", 512}, {map[string]any{"Ref": "X"}, 0}, {nil, 0}, {"x", 0}} {
+		if got := Int(tc.in); got != tc.want {
+			t.Errorf("Int(%#v) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}

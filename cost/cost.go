@@ -80,7 +80,7 @@ func Measure(stacks []*assembly.Stack) (Quantities, error) {
 				q.TaskVCPU, q.TaskMemoryGB = float64(cpu)/1024, float64(memory)/1024
 			case "AWS::ApplicationAutoScaling::ScalableTarget":
 				if p["ServiceNamespace"] == "ecs" {
-					q.MinTasks, q.MaxTasks = num(p["MinCapacity"]), num(p["MaxCapacity"])
+					q.MinTasks, q.MaxTasks = assembly.Int(p["MinCapacity"]), assembly.Int(p["MaxCapacity"])
 				}
 			case "AWS::ElasticLoadBalancingV2::LoadBalancer":
 				q.LoadBalancers++
@@ -95,7 +95,7 @@ func Measure(stacks []*assembly.Stack) (Quantities, error) {
 				q.RuleGroupRules += len(list(p["Rules"]))
 			case "AWS::ApiGateway::UsagePlan":
 				throttle, _ := p["Throttle"].(map[string]any)
-				q.RateLimit = float64(num(throttle["RateLimit"]))
+				q.RateLimit = float64(assembly.Int(throttle["RateLimit"]))
 			case "AWS::S3::Bucket":
 				q.Buckets++
 			case "AWS::KMS::Key":
@@ -113,8 +113,8 @@ func Measure(stacks []*assembly.Stack) (Quantities, error) {
 			case "AWS::Lambda::EventSourceMapping":
 				target, _ := p["FunctionName"].(map[string]any)
 				fn := resources[str(target["Ref"])]
-				q.ProcessorMemoryGB = float64(num(fn.Properties["MemorySize"])) / 1024
-				q.ProcessorBatchSize = num(p["BatchSize"])
+				q.ProcessorMemoryGB = float64(assembly.Int(fn.Properties["MemorySize"])) / 1024
+				q.ProcessorBatchSize = assembly.Int(p["BatchSize"])
 			}
 		}
 	}
@@ -408,17 +408,6 @@ func Of(q Quantities, p Profile, c Prices) (Estimate, error) {
 func str(v any) string {
 	s, _ := v.(string)
 	return s
-}
-
-func num(v any) int {
-	switch n := v.(type) {
-	case float64:
-		return int(n)
-	case string:
-		i, _ := strconv.Atoi(n)
-		return i
-	}
-	return 0
 }
 
 func list(v any) []any {

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/fintech/payments-platform/assembly"
@@ -80,7 +79,7 @@ func readDeployment(stacks []*assembly.Stack, suffix string) deployment {
 					endpoints[key(r.Properties["VpcId"])]++
 				}
 			case "AWS::Lambda::Function":
-				if n := number(r.Properties["ReservedConcurrentExecutions"]); n > 0 {
+				if n := assembly.Int(r.Properties["ReservedConcurrentExecutions"]); n > 0 {
 					name, _ := r.Properties["FunctionName"].(string)
 					u.Reservations = append(u.Reservations, reservation{Function: name, N: n})
 				}
@@ -136,18 +135,4 @@ func key(v any) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-// number reads an integer property, which a template holds as a JSON number
-// or a numeric string. Anything else (an intrinsic) counts as 0: this
-// repository's templates have literal reservations.
-func number(v any) int {
-	switch n := v.(type) {
-	case float64:
-		return int(n)
-	case string:
-		i, _ := strconv.Atoi(n)
-		return i
-	}
-	return 0
 }
