@@ -12,6 +12,8 @@ COPY payments/ payments/
 COPY postgres/ postgres/
 COPY http/ http/
 COPY sqs/ sqs/
+COPY emf/ emf/
+COPY metrics/ metrics/
 COPY cmd/api/ cmd/api/
 # `go build` fetches only the modules cmd/api imports (go.mod also lists the
 # CDK's, which the image never needs).

@@ -18,7 +18,7 @@ ENV_STACKS = 'Payments*-$(ENV)'
 
 # Go package roots (`./...` would descend into node_modules, which ships Go
 # template files of `cdk init`).
-GO_PACKAGES := ./cmd/... ./environment/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/... ./diagram/... ./assembly/... ./cost/...
+GO_PACKAGES := ./cmd/... ./environment/... ./metrics/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/... ./diagram/... ./assembly/... ./cost/...
 
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # No update checks or telemetry from the CLI: synth must not need a network.
@@ -122,6 +122,10 @@ deploy: preflight ## deploy every stack of ENV (default dev) in dependency order
 .PHONY: destroy
 destroy: deps ## destroy every stack of ENV (non-production environments leave nothing behind; the account setup stays)
 	cdk destroy $(ENV_STACKS) --force --no-notices $(CDK_FLAGS)
+
+.PHONY: redrive-dlq
+redrive-dlq: ## move ENV's dead-letter queue back to its payment queue once the cause is fixed (docs/RUNBOOK.md; needs AWS credentials)
+	go run ./cmd/redrive -env $(ENV) -wait
 
 .PHONY: clean
 clean: ## remove build outputs

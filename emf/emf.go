@@ -21,6 +21,7 @@ type Unit string
 // The units we emit.
 const (
 	Milliseconds Unit = "Milliseconds"
+	Seconds      Unit = "Seconds"
 	Count        Unit = "Count"
 )
 

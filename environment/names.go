@@ -46,6 +46,12 @@ func (c Config) ContainerInsightsLogGroupName() string {
 	return fmt.Sprintf("/aws/ecs/containerinsights/%s/performance", c.Name("cluster"))
 }
 
+// PaymentQueueName is the queue the outbox relay sends payments to;
+// DeadLetterQueueName holds what the processor failed to settle five times.
+// `make redrive-dlq` moves the second back into the first.
+func (c Config) PaymentQueueName() string    { return c.Name("payments") }
+func (c Config) DeadLetterQueueName() string { return c.Name("payments-dlq") }
+
 // KeyAlias is "alias/payments/<suffix>/<domain>".
 func (c Config) KeyAlias(domain string) string {
 	return fmt.Sprintf("alias/payments/%s/%s", c.EnvironmentSuffix, domain)

@@ -37,7 +37,7 @@ func NewQueues(scope constructs.Construct, id string, cfg environment.Config, ke
 	this := constructs.NewConstruct(scope, &id)
 	q := &Queues{Construct: this}
 	q.DeadLetter = awssqs.NewQueue(this, jsii.String("DeadLetter"), &awssqs.QueueProps{
-		QueueName:           jsii.String(cfg.Name("payments-dlq")),
+		QueueName:           jsii.String(cfg.DeadLetterQueueName()),
 		Encryption:          awssqs.QueueEncryption_KMS,
 		EncryptionMasterKey: keys.Messaging,
 		DataKeyReuse:        awscdk.Duration_Minutes(jsii.Number(5)),
@@ -46,7 +46,7 @@ func NewQueues(scope constructs.Construct, id string, cfg environment.Config, ke
 		RemovalPolicy:       removalPolicy(cfg),
 	})
 	q.Payments = awssqs.NewQueue(this, jsii.String("Payments"), &awssqs.QueueProps{
-		QueueName:              jsii.String(cfg.Name("payments")),
+		QueueName:              jsii.String(cfg.PaymentQueueName()),
 		Encryption:             awssqs.QueueEncryption_KMS,
 		EncryptionMasterKey:    keys.Messaging,
 		DataKeyReuse:           awscdk.Duration_Minutes(jsii.Number(5)),

@@ -137,6 +137,7 @@ func NewPaymentService(scope constructs.Construct, id string, props *PaymentServ
 			"DATABASE_MAX_CONNS":   jsii.String(strconv.Itoa(maxConnsPerPool)),
 			"AWS_REGION":           jsii.String(region),
 			"OUTBOX_QUEUE_URL":     props.Queues.Payments.QueueUrl(),
+			"ENVIRONMENT":          jsii.String(cfg.EnvironmentSuffix), // the metrics' dimension
 		},
 		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
 			LogGroup:     s.LogGroup,

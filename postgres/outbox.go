@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -32,6 +33,28 @@ type OutboxRelay struct {
 
 // NewOutboxRelay relays from pool (the writer).
 func NewOutboxRelay(pool *pgxpool.Pool) *OutboxRelay { return &OutboxRelay{pool: pool} }
+
+// Backlog is what the outbox holds unsent.
+type Backlog struct {
+	Unsent int
+	// OldestAge is how long ago the oldest unsent row was written, by the
+	// database's clock; 0 when nothing is unsent.
+	OldestAge time.Duration
+}
+
+// Backlog reports the unsent rows: a relay that has stopped shows as a
+// backlog whose oldest row keeps ageing, whatever the relay's own state.
+func (r *OutboxRelay) Backlog(ctx context.Context) (Backlog, error) {
+	var b Backlog
+	var seconds float64
+	err := r.pool.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+		FROM payments.outbox WHERE sent_at IS NULL`).Scan(&b.Unsent, &seconds)
+	if err != nil {
+		return Backlog{}, classify(err)
+	}
+	b.OldestAge = time.Duration(seconds * float64(time.Second))
+	return b, nil
+}
 
 // RelayBatch claims up to limit rows, publishes them and marks the published
 // ones sent. It returns how many it sent.

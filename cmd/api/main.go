@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -31,7 +32,9 @@ import (
 
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/fintech/payments-platform/emf"
 	apihttp "github.com/fintech/payments-platform/http"
+	"github.com/fintech/payments-platform/metrics"
 	"github.com/fintech/payments-platform/postgres"
 	"github.com/fintech/payments-platform/sqs"
 )
@@ -58,6 +61,7 @@ type config struct {
 	MaxConns        int32         // DATABASE_MAX_CONNS, default 32 per pool
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 25s (Fargate's stopTimeout is 30s)
 	OutboxQueueURL  string        // OUTBOX_QUEUE_URL: relay the outbox to this SQS queue (none: no relay)
+	Environment     string        // ENVIRONMENT: the metrics' Environment dimension (the environment suffix)
 }
 
 // String masks the DSN, which may hold a password.
@@ -76,7 +80,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		WriterHost: getenv("DATABASE_WRITER_HOST"), ReaderHost: getenv("DATABASE_READER_HOST"),
 		DatabasePort: 5432, DatabaseName: "payments", DatabaseUser: "payments_app",
 		Region: getenv("AWS_REGION"), MaxConns: 32, ShutdownTimeout: 25 * time.Second,
-		OutboxQueueURL: getenv("OUTBOX_QUEUE_URL"),
+		OutboxQueueURL: getenv("OUTBOX_QUEUE_URL"), Environment: getenv("ENVIRONMENT"),
 	}
 	if v := getenv("API_ADDR"); v != "" {
 		c.Addr = v
@@ -160,9 +164,12 @@ func run(ctx context.Context, logger *slog.Logger, getenv func(string) string) e
 			return err
 		}
 		publisher := sqs.Publisher{Client: awssqs.NewFromConfig(awsCfg), QueueURL: cfg.OutboxQueueURL}
-		relayDone := make(chan struct{})
-		go func() { defer close(relayDone); relayOutbox(ctx, postgres.NewOutboxRelay(writer), publisher, logger) }()
-		defer func() { <-relayDone }() // the relay stops with ctx, before the pools close
+		relay := postgres.NewOutboxRelay(writer)
+		records := emf.New(os.Stdout, metrics.Namespace, map[string]string{metrics.DimensionEnvironment: cfg.Environment})
+		var relaying sync.WaitGroup
+		relaying.Go(func() { relayOutbox(ctx, relay, publisher, logger) })
+		relaying.Go(func() { reportOutbox(ctx, relay, records, logger, metrics.RelayReportInterval) })
+		defer relaying.Wait() // both stop with ctx, before the pools close
 	}
 
 	srv := &http.Server{
@@ -225,6 +232,33 @@ func relayOutbox(ctx context.Context, relay *postgres.OutboxRelay, publisher pos
 			case <-ctx.Done():
 			case <-time.After(200 * time.Millisecond):
 			}
+		}
+	}
+}
+
+// reportOutbox writes the outbox backlog as metrics every interval, from
+// the first moment and also when it is empty: the heartbeat tells a relay
+// that stopped (no data, which the stall alarm treats as breaching) from
+// one with nothing to do (zeros). It reads the database, not the relay
+// loop's state, so a wedged relay shows as a backlog that keeps ageing.
+func reportOutbox(ctx context.Context, relay *postgres.OutboxRelay, records *emf.Logger, logger *slog.Logger, interval time.Duration) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		if b, err := relay.Backlog(ctx); err != nil {
+			if ctx.Err() == nil {
+				logger.WarnContext(ctx, "outbox backlog not read", "error", err)
+			}
+		} else if err := records.Emit([]emf.Metric{
+			{Name: metrics.OutboxBacklog, Unit: emf.Count, Value: float64(b.Unsent)},
+			{Name: metrics.OutboxOldestAge, Unit: emf.Seconds, Value: b.OldestAge.Seconds()},
+		}, nil); err != nil {
+			logger.ErrorContext(ctx, "outbox metrics not written", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
 		}
 	}
 }

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fintech/payments-platform/emf"
+	"github.com/fintech/payments-platform/metrics"
+	"github.com/fintech/payments-platform/payments"
 	"github.com/fintech/payments-platform/postgres"
 	"github.com/fintech/payments-platform/postgres/pgtest"
 )
@@ -90,4 +96,111 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no shutdown after SIGTERM")
 	}
+}
+
+// refusingPublisher is SQS refusing everything: the relay is wedged.
+type refusingPublisher struct{}
+
+func (refusingPublisher) Publish(context.Context, []postgres.OutboxEvent) ([]int64, error) {
+	return nil, errors.New("SQS refuses")
+}
+
+type acceptingPublisher struct{}
+
+func (acceptingPublisher) Publish(_ context.Context, events []postgres.OutboxEvent) ([]int64, error) {
+	var sent []int64
+	for _, e := range events {
+		sent = append(sent, e.ID)
+	}
+	return sent, nil
+}
+
+// firstRecord runs reportOutbox until it has written one record, and
+// returns that record's metric values.
+func firstRecord(t *testing.T, relay *postgres.OutboxRelay) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &cancelOnWrite{cancel: cancel}
+	reportOutbox(ctx, relay, emf.New(out, metrics.Namespace, map[string]string{metrics.DimensionEnvironment: "pr1"}),
+		slog.New(slog.NewTextHandler(io.Discard, nil)), time.Hour)
+	var record map[string]any
+	if err := json.Unmarshal(out.Bytes(), &record); err != nil {
+		t.Fatalf("record %q: %v", out.String(), err)
+	}
+	return record
+}
+
+type cancelOnWrite struct {
+	bytes.Buffer
+	cancel func()
+}
+
+func (w *cancelOnWrite) Write(p []byte) (int, error) {
+	defer w.cancel()
+	return w.Buffer.Write(p)
+}
+
+// A relay that cannot publish leaves a backlog whose oldest row keeps
+// ageing, and the report says so in the values the stall alarm breaches on;
+// an idle relay reports zeros (the heartbeat), not silence.
+func TestOutboxReport(t *testing.T) {
+	server, err := pgtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Stop()
+	dsn := server.NewDatabase(t)
+	ctx := context.Background()
+	if _, err := postgres.Bootstrap(ctx, pgtest.Open(t, dsn), postgres.Migrations(), "payments_app"); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := postgres.NewPool(ctx, postgres.PoolConfig{DSN: dsn, MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	svc := postgres.NewPaymentService(pool, pool)
+	for i := range 3 {
+		p := payments.NewPayment{MerchantID: "m", Amount: 100, Currency: "SGD", PaymentMethodToken: "tok_12345678", Reference: "r"}
+		if _, err := svc.CreatePayment(ctx, payments.Idempotency{Scope: "s", Key: fmt.Sprint(i), Fingerprint: p.Fingerprint()}, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	relay := postgres.NewOutboxRelay(pool)
+
+	t.Run("WedgedRelayBreaches", func(t *testing.T) {
+		if _, err := relay.RelayBatch(ctx, refusingPublisher{}, 50); err == nil {
+			t.Fatal("the refusing publisher published")
+		}
+		// As if the relay had been wedged past the stall threshold.
+		if _, err := pool.Exec(ctx, `UPDATE payments.outbox SET created_at = now() - $1::interval`, (metrics.StallAfter + time.Minute).String()); err != nil {
+			t.Fatal(err)
+		}
+		record := firstRecord(t, relay)
+		if record[metrics.OutboxBacklog] != 3.0 {
+			t.Errorf("backlog %v, want 3", record[metrics.OutboxBacklog])
+		}
+		if age, _ := record[metrics.OutboxOldestAge].(float64); age < metrics.StallAfter.Seconds() {
+			t.Errorf("oldest age %v s, below the %v stall threshold: the alarm would not fire", age, metrics.StallAfter)
+		}
+		if record[metrics.DimensionEnvironment] != "pr1" {
+			t.Errorf("record %v lacks the environment dimension", record)
+		}
+	})
+
+	t.Run("IdleRelayReportsZeros", func(t *testing.T) {
+		for {
+			n, err := relay.RelayBatch(ctx, acceptingPublisher{}, 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+		record := firstRecord(t, relay)
+		if record[metrics.OutboxBacklog] != 0.0 || record[metrics.OutboxOldestAge] != 0.0 {
+			t.Errorf("idle report %v, want zeros", record)
+		}
+	})
 }

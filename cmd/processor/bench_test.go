@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fintech/payments-platform/emf"
+	"github.com/fintech/payments-platform/metrics"
 	"github.com/fintech/payments-platform/payments"
 	"github.com/fintech/payments-platform/postgres"
 )
@@ -73,7 +74,7 @@ func TestProcessorThroughput(t *testing.T) {
 	})
 	h := handler{
 		processor: postgres.NewPaymentProcessor(f.pool, postgres.RulesAcquirer{}),
-		metrics:   emf.New(io.Discard, MetricNamespace, map[string]string{"Environment": "bench"}),
+		metrics:   emf.New(io.Discard, metrics.Namespace, map[string]string{"Environment": "bench"}),
 		log:       slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now,
 	}
 	through := run(handlerIDs, workers, func(chunk []string) {

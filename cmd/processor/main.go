@@ -24,18 +24,9 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/fintech/payments-platform/emf"
+	"github.com/fintech/payments-platform/metrics"
 	"github.com/fintech/payments-platform/payments"
 	"github.com/fintech/payments-platform/postgres"
-)
-
-// Metric names, in namespace MetricNamespace with dimension Environment.
-const (
-	MetricNamespace      = "Payments"
-	MetricProcessingTime = "ProcessingTime" // ms from creation to settled/declined
-	MetricHandlerTime    = "HandlerTime"    // ms spent on one message
-	MetricSettled        = "PaymentsSettled"
-	MetricDeclined       = "PaymentsDeclined"
-	MetricFailed         = "PaymentsFailed"
 )
 
 type handler struct {
@@ -82,41 +73,41 @@ func (h handler) processRecord(ctx context.Context, record events.SQSMessage) er
 	}
 	if err := json.Unmarshal([]byte(record.Body), &message); err != nil || message.ID == "" {
 		h.log.ErrorContext(ctx, "malformed message", "messageId", record.MessageId, "receiveCount", record.Attributes["ApproximateReceiveCount"])
-		h.emit(ctx, record.MessageId, "", start, nil, MetricFailed)
+		h.emit(ctx, record.MessageId, "", start, nil, metrics.Failed)
 		return errors.New("malformed message")
 	}
 	outcome, err := h.processor.Process(ctx, message.ID)
 	if err != nil {
 		h.log.ErrorContext(ctx, "payment not processed", "messageId", record.MessageId, "paymentId", message.ID,
 			"code", payments.ErrorCode(err), "error", err)
-		h.emit(ctx, record.MessageId, message.ID, start, nil, MetricFailed)
+		h.emit(ctx, record.MessageId, message.ID, start, nil, metrics.Failed)
 		return err
 	}
 	if outcome.Duplicate {
 		h.log.InfoContext(ctx, "duplicate delivery", "messageId", record.MessageId, "paymentId", message.ID, "status", outcome.Payment.Status)
 		return nil
 	}
-	counter := MetricSettled
+	counter := metrics.Settled
 	if outcome.Payment.Status == payments.StatusDeclined {
-		counter = MetricDeclined
+		counter = metrics.Declined
 	}
 	h.emit(ctx, record.MessageId, message.ID, start, &outcome.Payment, counter)
 	return nil
 }
 
 func (h handler) emit(ctx context.Context, messageID, paymentID string, start time.Time, p *payments.Payment, counter string) {
-	metrics := []emf.Metric{{Name: MetricHandlerTime, Unit: emf.Milliseconds, Value: float64(h.now().Sub(start).Microseconds()) / 1000}}
-	for _, name := range []string{MetricSettled, MetricDeclined, MetricFailed} {
+	record := []emf.Metric{{Name: metrics.HandlerTime, Unit: emf.Milliseconds, Value: float64(h.now().Sub(start).Microseconds()) / 1000}}
+	for _, name := range []string{metrics.Settled, metrics.Declined, metrics.Failed} {
 		value := 0.0
 		if name == counter {
 			value = 1
 		}
-		metrics = append(metrics, emf.Metric{Name: name, Unit: emf.Count, Value: value})
+		record = append(record, emf.Metric{Name: name, Unit: emf.Count, Value: value})
 	}
 	if p != nil {
-		metrics = append(metrics, emf.Metric{Name: MetricProcessingTime, Unit: emf.Milliseconds, Value: float64(p.UpdatedAt.Sub(p.CreatedAt).Microseconds()) / 1000})
+		record = append(record, emf.Metric{Name: metrics.ProcessingTime, Unit: emf.Milliseconds, Value: float64(p.UpdatedAt.Sub(p.CreatedAt).Microseconds()) / 1000})
 	}
-	if err := h.metrics.Emit(metrics, map[string]any{"messageId": messageID, "paymentId": paymentID}); err != nil {
+	if err := h.metrics.Emit(record, map[string]any{"messageId": messageID, "paymentId": paymentID}); err != nil {
 		h.log.ErrorContext(ctx, "metric record not written", "error", err)
 	}
 }
@@ -147,7 +138,7 @@ func run(logger *slog.Logger) error {
 	h := handler{
 		processor: postgres.NewPaymentProcessor(pool, postgres.RulesAcquirer{}),
 		// EMF on stdout, logs on stderr: both reach CloudWatch Logs.
-		metrics: emf.New(os.Stdout, MetricNamespace, map[string]string{"Environment": os.Getenv("ENVIRONMENT")}),
+		metrics: emf.New(os.Stdout, metrics.Namespace, map[string]string{metrics.DimensionEnvironment: os.Getenv("ENVIRONMENT")}),
 		log:     logger,
 		now:     time.Now,
 	}

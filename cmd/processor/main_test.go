@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fintech/payments-platform/emf"
+	"github.com/fintech/payments-platform/metrics"
 	"github.com/fintech/payments-platform/payments"
 	"github.com/fintech/payments-platform/postgres"
 	"github.com/fintech/payments-platform/postgres/pgtest"
@@ -45,10 +46,10 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	metrics := &bytes.Buffer{}
-	return &fixture{pool: pool, service: postgres.NewPaymentService(pool, pool), metrics: metrics, handler: handler{
+	records := &bytes.Buffer{}
+	return &fixture{pool: pool, service: postgres.NewPaymentService(pool, pool), metrics: records, handler: handler{
 		processor: postgres.NewPaymentProcessor(pool, postgres.RulesAcquirer{}),
-		metrics:   emf.New(metrics, MetricNamespace, map[string]string{"Environment": "test"}),
+		metrics:   emf.New(records, metrics.Namespace, map[string]string{"Environment": "test"}),
 		log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		now:       time.Now,
 	}}
