@@ -12,7 +12,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/mail"
 	"net/netip"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -45,6 +47,8 @@ const (
 	KeyAPIKeySecretArn              = "apiKeySecretArn"
 	KeyAPICertificateArn            = "apiCertificateArn"
 	KeyALBCertificateArn            = "albCertificateArn"
+	KeyAlarmEmails                  = "alarmEmails"
+	KeyPagerEndpoint                = "pagerEndpoint"
 	KeyDBInstanceClass              = "dbInstanceClass"
 	KeyDocumentVersionRetentionDays = "documentVersionRetentionDays"
 	KeyAPITaskCPU                   = "apiTaskCpu"
@@ -86,6 +90,14 @@ type Config struct {
 	// certificates for HostName("api") and HostName("alb") instead of
 	// creating DNS-validated ones; either may be given alone.
 	APICertificateArn, ALBCertificateArn string
+	// AlarmEmails receive every alarm (pages and tickets), each address
+	// confirming its SNS subscription once. Default none.
+	AlarmEmails []string
+	// PagerEndpoint is the HTTPS endpoint of a paging service's SNS
+	// integration (one that confirms the subscription itself), which
+	// receives the alarms that page. Default none. A chat integration
+	// (AWS Chatbot) subscribes itself to the topics the stack outputs.
+	PagerEndpoint string
 	// MtlsTruststore is the path of the PEM bundle of client CAs that API
 	// Gateway trusts for mutual TLS. Empty until one is configured.
 	MtlsTruststore string
@@ -186,6 +198,13 @@ func Load(context func(key string) any, getenv func(string) string) (Config, err
 		APIKeySecretArn:   str(KeyAPIKeySecretArn, ""),
 		APICertificateArn: str(KeyAPICertificateArn, ""),
 		ALBCertificateArn: str(KeyALBCertificateArn, ""),
+		PagerEndpoint:     str(KeyPagerEndpoint, ""),
+	}
+	emails := str(KeyAlarmEmails, "")
+	if emails != "" {
+		for _, e := range strings.Split(emails, ",") {
+			cfg.AlarmEmails = append(cfg.AlarmEmails, strings.TrimSpace(e))
+		}
 	}
 	if cfg.Account == "" {
 		cfg.Account = getenv("CDK_DEFAULT_ACCOUNT")
@@ -254,6 +273,10 @@ func Load(context func(key string) any, getenv func(string) string) (Config, err
 		{cfg.ALBCertificateArn != "" && !validRegionalArn(certificateArnPattern, cfg.ALBCertificateArn, cfg.Account), KeyALBCertificateArn, fmt.Sprintf(
 			"%q is not an ACM certificate ARN in %s and account %s: use arn:aws:acm:%s:<account>:certificate/<id> of an issued certificate for %s",
 			cfg.ALBCertificateArn, PrimaryRegion, cfg.Account, PrimaryRegion, cfg.HostName("alb"))},
+		{!validEmails(cfg.AlarmEmails), KeyAlarmEmails, fmt.Sprintf(
+			"%q is not a list of e-mail addresses: use addresses separated by commas, e.g. oncall@example.com,payments-team@example.com", emails)},
+		{cfg.PagerEndpoint != "" && !validHTTPSURL(cfg.PagerEndpoint), KeyPagerEndpoint, fmt.Sprintf(
+			"%q is not an HTTPS URL: use the HTTPS endpoint your paging service gives for an Amazon SNS or CloudWatch integration", cfg.PagerEndpoint)},
 		{!dbInstanceClassPattern.MatchString(cfg.DBInstanceClass), KeyDBInstanceClass, fmt.Sprintf(
 			"%q is not a Graviton instance class Aurora PostgreSQL offers: use t4g.medium or t4g.large outside production, r7g.<size> or r8g.<size> in production (no \"db.\" prefix)", cfg.DBInstanceClass)},
 		{retentionErr != nil || retention < 31 || retention > 36500, KeyDocumentVersionRetentionDays, fmt.Sprintf(
@@ -378,6 +401,23 @@ func inZone(domain, zone string) bool {
 	return domain == zone || strings.HasSuffix(domain, "."+zone)
 }
 
+// validEmails reports whether every address is a bare e-mail address (no
+// display name), as an SNS e-mail subscription takes it.
+func validEmails(emails []string) bool {
+	for _, e := range emails {
+		a, err := mail.ParseAddress(e)
+		if err != nil || a.Address != e || a.Name != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func validHTTPSURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil
+}
+
 // validRegionalArn reports whether arn matches pattern (whose first two
 // groups are the region and the account) in PrimaryRegion and account.
 func validRegionalArn(pattern *regexp.Regexp, arn, account string) bool {
@@ -457,6 +497,11 @@ func (c Config) DeployWarnings() []string {
 		warnings = append(warnings, fmt.Sprintf(
 			"%s: not set, so the truststore is the placeholder CA and no client can connect: set -c %s=<PEM of your client CAs> (make dev-certs writes a test one)",
 			KeyMtlsTruststore, KeyMtlsTruststore))
+	}
+	if len(c.AlarmEmails) == 0 && c.PagerEndpoint == "" {
+		warnings = append(warnings, fmt.Sprintf(
+			"%s, %s: neither is set, so alarms reach nobody: set -c %s=<addresses> and/or -c %s=<a paging service's HTTPS endpoint> (or subscribe a chat integration to the PageTopicArn and TicketTopicArn outputs)",
+			KeyAlarmEmails, KeyPagerEndpoint, KeyAlarmEmails, KeyPagerEndpoint))
 	}
 	if c.HostedZoneID == "" {
 		warnings = append(warnings, fmt.Sprintf(

@@ -206,10 +206,46 @@ func TestDeployProblems(t *testing.T) {
 			}
 		})
 	}
-	t.Run("WarningsForATruststorePlaceholder", func(t *testing.T) {
+	t.Run("WarningsForPlaceholdersThatDeploy", func(t *testing.T) {
 		cfg, _ := loadConfig(nil, nil)
-		if w := cfg.DeployWarnings(); len(w) != 2 || !strings.HasPrefix(w[0], "mtlsTruststore:") || !strings.HasPrefix(w[1], "hostedZoneId:") {
-			t.Errorf("warnings %q", w)
+		var keys []string
+		for _, w := range cfg.DeployWarnings() {
+			key, _, _ := strings.Cut(w, ":")
+			keys = append(keys, key)
+		}
+		if got := strings.Join(keys, "|"); got != "mtlsTruststore|alarmEmails, pagerEndpoint|hostedZoneId" {
+			t.Errorf("warnings name %s", got)
+		}
+		cfg, _ = loadConfig(map[string]any{"alarmEmails": "oncall@example.com"}, nil)
+		for _, w := range cfg.DeployWarnings() {
+			if strings.HasPrefix(w, "alarmEmails") {
+				t.Errorf("warns that alarms go nowhere with an address set: %q", w)
+			}
 		}
 	})
+}
+
+func TestAlarmDestinations(t *testing.T) {
+	t.Run("OK", func(t *testing.T) {
+		cfg, err := loadConfig(map[string]any{"alarmEmails": "oncall@example.com, payments@example.org",
+			"pagerEndpoint": "https://events.pagerduty.com/integration/abc/enqueue"}, nil)
+		if err != nil || strings.Join(cfg.AlarmEmails, ";") != "oncall@example.com;payments@example.org" || cfg.PagerEndpoint == "" {
+			t.Errorf("%v %v %q", err, cfg.AlarmEmails, cfg.PagerEndpoint)
+		}
+	})
+	for name, tc := range map[string]struct {
+		context map[string]any
+		want    string
+	}{
+		"ErrEmail": {map[string]any{"alarmEmails": "oncall@example.com,Ops <ops@example.com>"},
+			`context "alarmEmails": "oncall@example.com,Ops <ops@example.com>" is not a list of e-mail addresses: use addresses separated by commas`},
+		"ErrPagerNotHTTPS": {map[string]any{"pagerEndpoint": "http://pager.example.com/sns"},
+			`context "pagerEndpoint": "http://pager.example.com/sns" is not an HTTPS URL: use the HTTPS endpoint your paging service gives`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := loadConfig(tc.context, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
 }

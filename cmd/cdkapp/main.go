@@ -30,6 +30,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// What deploys but will not work as expected (alarms that reach nobody,
+	// a truststore nobody can pass): said at every synth, not only by
+	// make preflight.
+	for _, w := range cfg.DeployWarnings() {
+		fmt.Fprintln(os.Stderr, "warning:", w)
+	}
 	// cdk.json runs the app from the module root.
 	root, err := os.Getwd()
 	if err != nil {

@@ -319,6 +319,7 @@ func deployableContext() map[string]any {
 		"environmentSuffix": "pr7", "domainName": "payments.example.org",
 		"hostedZoneId": testZoneID, "hostedZoneName": "example.org",
 		"mtlsTruststore": filepath.Join("testdata", "ca.pem"),
+		"alarmEmails":    "oncall@example.org",
 	}
 }
 
@@ -363,9 +364,10 @@ func TestCheckConfig(t *testing.T) {
 			}
 		}
 		// The placeholder domain and the two certificates without a zone
-		// fail; the placeholder truststore and the missing zone warn.
-		if fails != 3 || warns != 2 {
-			t.Fatalf("got %d FAIL and %d warn lines %q, want 3 and 2", fails, warns, got)
+		// fail; the placeholder truststore, the alarms without a
+		// destination and the missing zone warn.
+		if fails != 3 || warns != 3 {
+			t.Fatalf("got %d FAIL and %d warn lines %q, want 3 and 3", fails, warns, got)
 		}
 		if !strings.Contains(got[0].String(), "FAIL config: domainName") || !strings.Contains(got[0].detail, "set -c domainName=") {
 			t.Errorf("got %q, want the placeholder domain first, saying what to set", got[0])
