@@ -105,7 +105,13 @@ func Measure(stacks []*assembly.Stack) (Quantities, error) {
 			case "AWS::Logs::LogGroup":
 				q.LogGroups++
 			case "AWS::CloudWatch::Alarm":
-				q.Alarms++
+				// An anomaly-detection alarm is billed as three metrics:
+				// the metric and the band's two bounds.
+				if p["ThresholdMetricId"] != nil {
+					q.Alarms += 3
+				} else {
+					q.Alarms++
+				}
 			case "AWS::CloudWatch::Dashboard":
 				q.Dashboards++
 			case "AWS::SQS::Queue":
@@ -261,14 +267,14 @@ type Profile struct {
 var NonProduction = Profile{
 	Name: "non-production", RequestsPerSecond: 1, PaymentShare: 0.5, RequestsPerTaskVCPU: 2300, RequestKB: 2,
 	ProcessorMsPerBatch: 60, DatabaseGB: 10, DatabaseIOPerPay: 8, DocumentsGB: 5, DocumentsNewGB: 1,
-	LogKBPerRequest: 4, BaseLogGB: 5, StoredLogGB: 5, NATGB: 1, EndpointGB: 10, KMSRequests: 200_000, CustomMetrics: 6,
+	LogKBPerRequest: 4, BaseLogGB: 5, StoredLogGB: 5, NATGB: 1, EndpointGB: 10, KMSRequests: 200_000, CustomMetrics: 8,
 }
 
 // Production averages a tenth of the 1,000 req/s throttle over the month.
 var Production = Profile{
 	Name: "production", RequestsPerSecond: 100, PaymentShare: 0.5, RequestsPerTaskVCPU: 2300, RequestKB: 2,
 	ProcessorMsPerBatch: 60, DatabaseGB: 200, DatabaseIOPerPay: 8, DocumentsGB: 500, DocumentsNewGB: 50,
-	LogKBPerRequest: 4, BaseLogGB: 50, StoredLogGB: 1000, NATGB: 50, EndpointGB: 200, KMSRequests: 2_000_000, CustomMetrics: 6,
+	LogKBPerRequest: 4, BaseLogGB: 50, StoredLogGB: 1000, NATGB: 50, EndpointGB: 200, KMSRequests: 2_000_000, CustomMetrics: 8,
 }
 
 // Line is one item of an estimate.
@@ -390,7 +396,7 @@ func Of(q Quantities, p Profile, c Prices) (Estimate, error) {
 		logGB, p.LogKBPerRequest, p.BaseLogGB, c.LogsIngestion, p.StoredLogGB, c.LogsStorage, q.LogGroups)
 
 	add("CloudWatch metrics, alarms, dashboard", float64(p.CustomMetrics)*c.CustomMetric+float64(q.Alarms)*c.Alarm+float64(q.Dashboards)*c.Dashboard,
-		"%d custom metrics (EMF) at $%.2g, %d alarms at $%.2g, %d dashboard at $%g", p.CustomMetrics, c.CustomMetric, q.Alarms, c.Alarm, q.Dashboards, c.Dashboard)
+		"%d custom metrics (EMF) at $%.2g, %d alarm metrics (an anomaly-detection alarm is three) at $%.2g, %d dashboard at $%g", p.CustomMetrics, c.CustomMetric, q.Alarms, c.Alarm, q.Dashboards, c.Dashboard)
 
 	// Each request crosses AZs about twice (ALB to task, task to the
 	// writer) two times in three, both directions billed.

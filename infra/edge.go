@@ -40,6 +40,8 @@ type Edge struct {
 	constructs.Construct
 	LoadBalancer elb.ApplicationLoadBalancer
 	Listener     elb.ApplicationListener
+	// TargetGroup holds the API tasks.
+	TargetGroup elb.ApplicationTargetGroup
 	// VpcLink (V2) carries API Gateway's private integrations to the ALB.
 	VpcLink apigwv2.VpcLink
 	// Host is the name API Gateway calls the ALB by. For a private
@@ -107,7 +109,7 @@ func NewEdge(scope constructs.Construct, id string, props *EdgeProps) *Edge {
 	}
 
 	e.Certificate = props.Names.Certificate(this, "Certificate", e.Host, cfg.ALBCertificateArn)
-	target := elb.NewApplicationTargetGroup(this, jsii.String("Api"), &elb.ApplicationTargetGroupProps{
+	e.TargetGroup = elb.NewApplicationTargetGroup(this, jsii.String("Api"), &elb.ApplicationTargetGroupProps{
 		Vpc:                 network.Vpc,
 		TargetGroupName:     jsii.String(cfg.Name("api")),
 		TargetType:          elb.TargetType_IP,
@@ -119,7 +121,7 @@ func NewEdge(scope constructs.Construct, id string, props *EdgeProps) *Edge {
 			Interval: awscdk.Duration_Seconds(jsii.Number(15)), HealthyThresholdCount: jsii.Number(2), UnhealthyThresholdCount: jsii.Number(3),
 		},
 	})
-	svc.Service.AttachToApplicationTargetGroup(target)
+	svc.Service.AttachToApplicationTargetGroup(e.TargetGroup)
 
 	e.Listener = e.LoadBalancer.AddListener(jsii.String("Https"), &elb.BaseApplicationListenerProps{
 		Port:          jsii.Number(443),
@@ -127,9 +129,9 @@ func NewEdge(scope constructs.Construct, id string, props *EdgeProps) *Edge {
 		SslPolicy:     elb.SslPolicy_TLS13_RES,
 		Certificates:  &[]elb.IListenerCertificate{elb.ListenerCertificate_FromCertificateManager(e.Certificate)},
 		Open:          jsii.Bool(false),
-		DefaultAction: elb.ListenerAction_Forward(&[]elb.IApplicationTargetGroup{target}, nil),
+		DefaultAction: elb.ListenerAction_Forward(&[]elb.IApplicationTargetGroup{e.TargetGroup}, nil),
 	})
-	stripStageName(this, e.Listener, target)
+	stripStageName(this, e.Listener, e.TargetGroup)
 
 	awscdk.NewCfnOutput(scope, jsii.String("AlbDnsName"), &awscdk.CfnOutputProps{
 		Value: e.LoadBalancer.LoadBalancerDnsName(),

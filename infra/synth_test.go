@@ -56,6 +56,8 @@ var matrixContext = map[string]any{
 	environment.KeyALBCertificateArn: "arn:aws:acm:ap-southeast-1:123456789012:certificate/12345678-1234-1234-1234-123456789012",
 	environment.KeyMtlsTruststore:    "../environment/testdata/ca.pem",
 	environment.KeyAPIKeySecretArn:   "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:payments/api-key-AbCdEf",
+	environment.KeyAlarmEmails:       "oncall@example.org,payments-team@example.org",
+	environment.KeyPagerEndpoint:     "https://events.pagerduty.com/integration/0123456789abcdef/enqueue",
 }
 
 // longestSuffix is as long as environment.MaxSuffixLength allows.
@@ -547,7 +549,7 @@ func TestResourceCounts(t *testing.T) {
 		"PaymentsKeys-" + testSuffix:    12,
 		"PaymentsNetwork-" + testSuffix: 74,
 		"PaymentsData-" + testSuffix:    46,
-		"PaymentsApp-" + testSuffix:     101,
+		"PaymentsApp-" + testSuffix:     110,
 	}
 	for stack, tmpl := range templates {
 		got := 0
