@@ -7,6 +7,7 @@ import (
 	cw "github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	cwactions "github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	elb "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	waf "github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
@@ -27,9 +28,17 @@ const (
 	// latencyObjectiveMillis: the p99 of API Gateway's latency in every
 	// five minutes with traffic.
 	latencyObjectiveMillis = 1000
-	// A fast burn spends 2 % of the month's budget in an hour (14.4 times
-	// the sustainable rate); a slow burn 5 % in six hours (6 times).
+	// Burn rates, as multiples of the rate that spends the month's error
+	// budget in exactly the month: at 14.4 the budget is gone in about two
+	// days, at 6 in five. The fast burn pages after 15 minutes at that rate
+	// (0.5 % of the budget spent), the slow burn opens a ticket after 3
+	// hours (2.5 %).
 	fastBurn, slowBurn = 14.4, 6.0
+	// successRateMinFailures: the success rate counts only with at least
+	// this many failed attempts in its 5 minutes. One poison message fails
+	// once every visibility timeout (3 minutes), so it never reaches it
+	// (dlq-not-empty pages for it); a failing dependency does at once.
+	successRateMinFailures = 5
 )
 
 // AlarmThresholds are the thresholds of the alarms that do not follow from
@@ -101,13 +110,19 @@ func NewObservability(scope constructs.Construct, id string, props *Observabilit
 			DimensionsMap: &map[string]*string{metrics.DimensionEnvironment: jsii.String(cfg.EnvironmentSuffix)}, Period: period,
 		})
 	}
-	successRate := cw.NewMathExpression(&cw.MathExpressionProps{
-		Expression: jsii.String("IF(settled + declined + failed > 0, 100 * (settled + declined) / (settled + declined + failed), 100)"),
-		UsingMetrics: &map[string]cw.IMetric{
-			"settled": custom(metrics.Settled, "Sum", five), "declined": custom(metrics.Declined, "Sum", five), "failed": custom(metrics.Failed, "Sum", five),
-		},
-		Label: jsii.String("success rate %"), Period: five,
-	})
+	// successRate(condition) is the share of processed payments without
+	// failure when condition holds, else 100: the dashboard shows it
+	// whenever anything was processed, the alarm only with enough failures
+	// to mean more than one poison message.
+	successRate := func(condition string) cw.MathExpression {
+		return cw.NewMathExpression(&cw.MathExpressionProps{
+			Expression: jsii.String("IF(" + condition + ", 100 * (settled + declined) / (settled + declined + failed), 100)"),
+			UsingMetrics: &map[string]cw.IMetric{
+				"settled": custom(metrics.Settled, "Sum", five), "declined": custom(metrics.Declined, "Sum", five), "failed": custom(metrics.Failed, "Sum", five),
+			},
+			Label: jsii.String("success rate %"), Period: five,
+		})
+	}
 	p99 := custom(metrics.ProcessingTime, "p99", five)
 	outboxAge := custom(metrics.OutboxOldestAge, "Maximum", minute)
 	api := props.API.RestAPI
@@ -139,7 +154,7 @@ func NewObservability(scope constructs.Construct, id string, props *Observabilit
 	wafBlocked := func(acl waf.CfnWebACL, label string) cw.Metric {
 		return cw.NewMetric(&cw.MetricProps{
 			Namespace: jsii.String("AWS/WAFV2"), MetricName: jsii.String("BlockedRequests"), Statistic: jsii.String("Sum"), Period: five,
-			DimensionsMap: &map[string]*string{"WebACL": acl.Name(), "Region": jsii.String(cfg.Region), "Rule": jsii.String("ALL")},
+			DimensionsMap: &map[string]*string{"WebACL": webACLMetricName(acl), "Region": jsii.String(cfg.Region), "Rule": jsii.String("ALL")},
 			Label:         jsii.String(label),
 		})
 	}
@@ -197,9 +212,12 @@ func NewObservability(scope constructs.Construct, id string, props *Observabilit
 			metric:  props.Queues.DeadLetter.MetricApproximateNumberOfMessagesVisible(&cw.MetricOptions{Statistic: jsii.String("Maximum"), Period: minute}),
 			missing: cw.TreatMissingData_NOT_BREACHING,
 			meaning: fmt.Sprintf("A payment message failed %d times and is in the dead-letter queue.", maxReceiveCount)},
-		{id: "success-rate-low", severity: page, metric: successRate, threshold: t.SuccessRatePercent, op: cw.ComparisonOperator_LESS_THAN_THRESHOLD, periods: 1,
+		{id: "success-rate-low", severity: page, metric: successRate(fmt.Sprintf("failed >= %d", successRateMinFailures)), threshold: t.SuccessRatePercent, op: cw.ComparisonOperator_LESS_THAN_THRESHOLD, periods: 1,
 			missing: cw.TreatMissingData_NOT_BREACHING,
-			meaning: fmt.Sprintf("Fewer than %.0f %% of the payments processed in 5 minutes were processed without failure.", t.SuccessRatePercent)},
+			meaning: fmt.Sprintf("Fewer than %.0f %% of the payments processed in 5 minutes were processed without failure, with at least %d failed attempts.", t.SuccessRatePercent, successRateMinFailures)},
+		{id: "processor-crashing", severity: page, metric: props.Processor.Function.MetricErrors(&cw.MetricOptions{Statistic: jsii.String("Sum"), Period: five}),
+			threshold: 1, op: cw.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, periods: 2, missing: cw.TreatMissingData_NOT_BREACHING,
+			meaning: "The processor function crashed or timed out in each of 10 minutes (a failure it reports per message does not count): its messages return to the queue and write no metrics."},
 		{id: "api-availability-fast-burn", severity: page, metric: fiveXXRate(five), threshold: fastBurn * (1 - availabilityObjective) * 100,
 			op: cw.ComparisonOperator_GREATER_THAN_THRESHOLD, periods: 3, missing: cw.TreatMissingData_NOT_BREACHING,
 			meaning: fmt.Sprintf("More than %.2f %% of API requests failed with 5xx for 15 minutes: at this rate the month's %.1f %% error budget is gone in about two days.", fastBurn*(1-availabilityObjective)*100, (1-availabilityObjective)*100)},
@@ -229,8 +247,9 @@ func NewObservability(scope constructs.Construct, id string, props *Observabilit
 		{id: "waf-alb-blocks-spike", severity: ticket, metric: albBlocked, anomaly: 3, periods: 2, missing: cw.TreatMissingData_NOT_BREACHING,
 			meaning: "The ALB's web ACL blocks far more requests than usual (injection, managed rules) for 10 minutes: an attack, or a client whose requests now look like one."},
 	}
+	alarmArns := map[severity][]string{}
 	for _, w := range watches {
-		name := fmt.Sprintf("payments-%s-%s", cfg.EnvironmentSuffix, w.id)
+		name := alarmName(cfg, w.id)
 		description := fmt.Sprintf("[%s] %s Runbook: %s#%s", w.severity, w.meaning, RunbookPath, w.id)
 		var a cw.Alarm
 		if w.anomaly > 0 {
@@ -247,9 +266,26 @@ func NewObservability(scope constructs.Construct, id string, props *Observabilit
 				TreatMissingData: w.missing,
 			})
 		}
+		alarmArns[w.severity] = append(alarmArns[w.severity], fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", cfg.Region, cfg.Account, name))
 		a.AddAlarmAction(cwactions.NewSnsAction(o.Topics[w.severity]))
 		a.AddOkAction(cwactions.NewSnsAction(o.Topics[w.severity]))
 		o.Alarms = append(o.Alarms, a)
+	}
+	// A topic policy replaces the topic's default one, which let the
+	// account's principals publish; EnforceSSL's leaves only a Deny. So
+	// CloudWatch is allowed to publish, for exactly the alarms that notify
+	// the topic.
+	for s, topic := range o.Topics {
+		topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("ItsAlarmsPublish"),
+			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+			Actions:    jsii.Strings("sns:Publish"),
+			Resources:  jsii.Strings(*topic.TopicArn()),
+			Conditions: &map[string]any{
+				"StringEquals": map[string]any{"aws:SourceAccount": cfg.Account},
+				"ArnEquals":    map[string]any{"aws:SourceArn": alarmArns[s]},
+			},
+		}))
 	}
 
 	graph := func(title string, left ...cw.IMetric) cw.GraphWidget {
@@ -261,7 +297,7 @@ func NewObservability(scope constructs.Construct, id string, props *Observabilit
 		DashboardName: jsii.String(cfg.Name("dashboard")),
 		Widgets: &[]*[]cw.IWidget{
 			{graph("Processing time (ms)", custom(metrics.ProcessingTime, "p50", five), custom(metrics.ProcessingTime, "p90", five), p99),
-				graph("Success rate (%)", successRate),
+				graph("Success rate (%)", successRate("settled + declined + failed > 0")),
 				graph("Throughput (payments / 5 min)", custom(metrics.Settled, "Sum", five), custom(metrics.Declined, "Sum", five), custom(metrics.Failed, "Sum", five))},
 			{graph("Outbox (unsent rows, oldest age s)", custom(metrics.OutboxBacklog, "Maximum", minute), outboxAge),
 				graph("Payment queue", props.Queues.Payments.MetricApproximateNumberOfMessagesVisible(perMinute), queueAge),
@@ -279,4 +315,9 @@ func NewObservability(scope constructs.Construct, id string, props *Observabilit
 		Description: jsii.String("The payments CloudWatch dashboard"),
 	})
 	return o
+}
+
+// alarmName is "payments-<suffix>-<id>".
+func alarmName(cfg environment.Config, id string) string {
+	return fmt.Sprintf("payments-%s-%s", cfg.EnvironmentSuffix, id)
 }

@@ -8,12 +8,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fintech/payments-platform/environment"
 	"github.com/fintech/payments-platform/infra"
 )
 
 // alarmIDs are the alarms an on-call engineer needs, by severity.
 var alarmIDs = map[string][]string{
-	"page": {"relay-stalled", "queue-stalled", "dlq-not-empty", "success-rate-low", "api-availability-fast-burn", "api-latency-high", "api-tasks-missing"},
+	"page": {"relay-stalled", "queue-stalled", "dlq-not-empty", "success-rate-low", "processor-crashing",
+		"api-availability-fast-burn", "api-latency-high", "api-tasks-missing"},
 	"ticket": {"api-availability-slow-burn", "processing-p99-high", "alb-unhealthy-targets", "db-cpu-high", "db-replica-lag",
 		"waf-stage-blocks-spike", "waf-alb-blocks-spike"},
 }
@@ -82,6 +84,64 @@ func TestAlarmsAndDashboard(t *testing.T) {
 	url := jsonOf(asMap(asMap(templates[*stacks.App.StackName()]["Outputs"])["DashboardUrl"])["Value"])
 	if !strings.Contains(url, "#dashboards:name=payments-dashboard-pr123") {
 		t.Errorf("DashboardUrl %s", url)
+	}
+}
+
+// Each alarm may publish to the topic it notifies: the topic's policy
+// (which replaces SNS's default one) allows CloudWatch to publish for
+// exactly that alarm, in this account, and the topic's key admits
+// CloudWatch (a notification to a topic that refuses it is lost silently,
+// in the alarm's history only).
+func TestAlarmsMayPublishToTheirTopics(t *testing.T) {
+	allowed := map[string][]string{} // topic logical id -> alarm ARNs CloudWatch may publish for
+	for _, p := range appResources("AWS::SNS::TopicPolicy") {
+		for _, topic := range asList(p.Properties["Topics"]) {
+			for _, st := range asList(asMap(p.Properties["PolicyDocument"])["Statement"]) {
+				st := asMap(st)
+				if st["Effect"] != "Allow" || st["Action"] != "sns:Publish" || asMap(st["Principal"])["Service"] != "cloudwatch.amazonaws.com" {
+					continue
+				}
+				if asMap(asMap(st["Condition"])["StringEquals"])["aws:SourceAccount"] != environment.OfflineAccount {
+					t.Errorf("%s: CloudWatch may publish for any account: %s", refOf(topic), jsonOf(st["Condition"]))
+				}
+				for _, arn := range asList(asMap(asMap(st["Condition"])["ArnEquals"])["aws:SourceArn"]) {
+					allowed[refOf(topic)] = append(allowed[refOf(topic)], arn.(string))
+				}
+			}
+		}
+	}
+	for id, a := range alarms(t, templates, testSuffix) {
+		arn := "arn:aws:cloudwatch:ap-southeast-1:" + environment.OfflineAccount + ":alarm:" + a.Properties["AlarmName"].(string)
+		for _, action := range asList(a.Properties["AlarmActions"]) {
+			if !slices.Contains(allowed[refOf(action)], arn) {
+				t.Errorf("%s notifies %s, whose policy does not let CloudWatch publish for it (allowed: %v)", id, refOf(action), allowed[refOf(action)])
+			}
+		}
+	}
+}
+
+// The WAF alarms watch the web ACLs' metrics, which carry the ACL's
+// VisibilityConfig.MetricName as their WebACL dimension.
+func TestWebACLMetricsAreNamedAfterTheirACL(t *testing.T) {
+	metricNames := map[string]bool{}
+	for _, acl := range appResources("AWS::WAFv2::WebACL") {
+		name := asMap(acl.Properties["VisibilityConfig"])["MetricName"]
+		if name != acl.Properties["Name"] {
+			t.Errorf("web ACL %v publishes metrics as %v", acl.Properties["Name"], name)
+		}
+		metricNames[name.(string)] = true
+	}
+	byID := alarms(t, templates, testSuffix)
+	for _, id := range []string{"waf-stage-blocks-spike", "waf-alb-blocks-spike"} {
+		dimensions := map[string]any{}
+		for _, m := range asList(byID[id].Properties["Metrics"]) {
+			for _, d := range asList(asMap(asMap(asMap(m)["MetricStat"])["Metric"])["Dimensions"]) {
+				dimensions[asMap(d)["Name"].(string)] = asMap(d)["Value"]
+			}
+		}
+		if name, _ := dimensions["WebACL"].(string); !metricNames[name] {
+			t.Errorf("%s watches WebACL %v, want one of %v", id, dimensions["WebACL"], metricNames)
+		}
 	}
 }
 
@@ -247,6 +307,9 @@ func TestStallAlarmsOnSyntheticSeries(t *testing.T) {
 		{"NeverInvokedProcessorPages", "queue-stalled", append(repeat(zero, 10), ageing(1)...), "ALARM"},
 		{"IdleQueueStaysQuiet", "queue-stalled", append(repeat(zero, 10), repeat(nil, 50)...), "OK"},
 		{"PoisonMessagePages", "dlq-not-empty", append(repeat(nil, 10), value(1)), "ALARM"},
+		// processor-crashing: errors a 5-minute period.
+		{"CrashingProcessorPages", "processor-crashing", append(repeat(nil, 10), value(2), value(1)), "ALARM"},
+		{"OneCrashStaysQuiet", "processor-crashing", append(repeat(nil, 10), value(1), nil, nil), "OK"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			alarm, ok := byID[tc.alarm]

@@ -549,7 +549,7 @@ func TestResourceCounts(t *testing.T) {
 		"PaymentsKeys-" + testSuffix:    12,
 		"PaymentsNetwork-" + testSuffix: 74,
 		"PaymentsData-" + testSuffix:    46,
-		"PaymentsApp-" + testSuffix:     110,
+		"PaymentsApp-" + testSuffix:     111,
 	}
 	for stack, tmpl := range templates {
 		got := 0

@@ -179,6 +179,11 @@ func block(status int, body string) *waf.CfnWebACL_RuleActionProperty {
 	}}
 }
 
+// webACLMetricName is the WebACL dimension of a web ACL's CloudWatch
+// metrics, which is its VisibilityConfig's MetricName: newWebACL gives the
+// ACL's metrics the ACL's name (TestWebACLMetricsAreNamedAfterTheirACL).
+func webACLMetricName(acl waf.CfnWebACL) *string { return acl.Name() }
+
 func visibility(name string) *waf.CfnWebACL_VisibilityConfigProperty {
 	return &waf.CfnWebACL_VisibilityConfigProperty{
 		CloudWatchMetricsEnabled: jsii.Bool(true), MetricName: jsii.String(name), SampledRequestsEnabled: jsii.Bool(true),

@@ -93,6 +93,11 @@ func run(ctx context.Context, args []string, out io.Writer, client func(context.
 		fmt.Fprintf(out, "%s is empty: nothing to replay\n", cfg.DeadLetterQueueName())
 		return nil
 	}
+	// Finished tasks are listed without their handle: ours is the one with
+	// our handle while it runs, then the newest one started since now (SQS
+	// runs one move task per queue at a time). A minute allows for clock
+	// skew.
+	startedAfter := time.Now().Add(-time.Minute).UnixMilli()
 	started, err := queues.StartMessageMoveTask(ctx, &sqs.StartMessageMoveTaskInput{
 		SourceArn: aws.String(dlq.arn), DestinationArn: aws.String(target.arn), MaxNumberOfMessagesPerSecond: aws.Int32(int32(*rate)),
 	})
@@ -105,14 +110,14 @@ func run(ctx context.Context, args []string, out io.Writer, client func(context.
 		return nil
 	}
 	for {
-		tasks, err := queues.ListMessageMoveTasks(ctx, &sqs.ListMessageMoveTasksInput{SourceArn: aws.String(dlq.arn), MaxResults: aws.Int32(1)})
+		tasks, err := queues.ListMessageMoveTasks(ctx, &sqs.ListMessageMoveTasksInput{SourceArn: aws.String(dlq.arn), MaxResults: aws.Int32(10)})
 		if err != nil {
 			return fmt.Errorf("follow the move task: %w", err)
 		}
-		if len(tasks.Results) == 0 {
-			return errors.New("the move task is not listed")
+		task, ok := ourTask(tasks.Results, aws.ToString(started.TaskHandle), startedAfter)
+		if !ok {
+			return fmt.Errorf("move task %s is not listed", aws.ToString(started.TaskHandle))
 		}
-		task := tasks.Results[0]
 		status := aws.ToString(task.Status)
 		switch status {
 		case "COMPLETED":
@@ -128,6 +133,23 @@ func run(ctx context.Context, args []string, out io.Writer, client func(context.
 		case <-time.After(pollEvery):
 		}
 	}
+}
+
+// ourTask picks the task a redrive started from the newest-first list:
+// the one with its handle, or, once finished (listed without a handle),
+// the newest one started after startedAfter (Unix milliseconds).
+func ourTask(tasks []types.ListMessageMoveTasksResultEntry, handle string, startedAfter int64) (types.ListMessageMoveTasksResultEntry, bool) {
+	for _, t := range tasks {
+		if aws.ToString(t.TaskHandle) == handle {
+			return t, true
+		}
+	}
+	for _, t := range tasks {
+		if t.TaskHandle == nil && t.StartedTimestamp >= startedAfter {
+			return t, true
+		}
+	}
+	return types.ListMessageMoveTasksResultEntry{}, false
 }
 
 type queue struct {

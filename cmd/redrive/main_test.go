@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -19,6 +20,7 @@ type fakeQueues struct {
 	moves    []*sqs.StartMessageMoveTaskInput
 	polls    int
 	fail     string // the move task's failure reason, if it fails
+	started  int64  // when the move task started (Unix ms)
 }
 
 func arn(name string) string { return "arn:aws:sqs:ap-southeast-1:123456789012:" + name }
@@ -39,20 +41,25 @@ func (f *fakeQueues) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttri
 
 func (f *fakeQueues) StartMessageMoveTask(_ context.Context, in *sqs.StartMessageMoveTaskInput, _ ...func(*sqs.Options)) (*sqs.StartMessageMoveTaskOutput, error) {
 	f.moves = append(f.moves, in)
+	f.started = time.Now().UnixMilli()
 	return &sqs.StartMessageMoveTaskOutput{TaskHandle: aws.String("task-1")}, nil
 }
 
 func (f *fakeQueues) ListMessageMoveTasks(_ context.Context, in *sqs.ListMessageMoveTasksInput, _ ...func(*sqs.Options)) (*sqs.ListMessageMoveTasksOutput, error) {
 	f.polls++
-	task := types.ListMessageMoveTasksResultEntry{SourceArn: in.SourceArn, Status: aws.String("RUNNING"),
-		ApproximateNumberOfMessagesMoved: int64(f.polls), ApproximateNumberOfMessagesToMove: aws.Int64(3)}
+	// Newest first; as SQS does, only a running task carries its handle.
+	task := types.ListMessageMoveTasksResultEntry{SourceArn: in.SourceArn, Status: aws.String("RUNNING"), TaskHandle: aws.String("task-1"),
+		ApproximateNumberOfMessagesMoved: int64(f.polls), ApproximateNumberOfMessagesToMove: aws.Int64(3), StartedTimestamp: f.started}
 	switch {
 	case f.polls >= 3 && f.fail != "":
-		task.Status, task.FailureReason = aws.String("FAILED"), aws.String(f.fail)
+		task.Status, task.FailureReason, task.TaskHandle = aws.String("FAILED"), aws.String(f.fail), nil
 	case f.polls >= 3:
-		task.Status = aws.String("COMPLETED")
+		task.Status, task.TaskHandle = aws.String("COMPLETED"), nil
 	}
-	return &sqs.ListMessageMoveTasksOutput{Results: []types.ListMessageMoveTasksResultEntry{task}}, nil
+	// Yesterday's replay, finished, must never be taken for this one.
+	yesterday := types.ListMessageMoveTasksResultEntry{SourceArn: in.SourceArn, Status: aws.String("COMPLETED"),
+		ApproximateNumberOfMessagesMoved: 99, StartedTimestamp: f.started - 86_400_000}
+	return &sqs.ListMessageMoveTasksOutput{Results: []types.ListMessageMoveTasksResultEntry{task, yesterday}}, nil
 }
 
 func redrive(t *testing.T, f *fakeQueues, args ...string) (string, error) {
