@@ -1,12 +1,17 @@
 package http
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/fintech/payments-platform/payments"
 )
@@ -15,52 +20,69 @@ import (
 // JSON so that strings, fractions, exponents and overflow are reported
 // precisely instead of being coerced or rounded into a float.
 type createPaymentBody struct {
-	MerchantID         string          `json:"merchantId"`
-	Amount             json.RawMessage `json:"amount"`
-	Currency           string          `json:"currency"`
-	PaymentMethodToken string          `json:"paymentMethodToken"`
-	Reference          string          `json:"reference"`
+	MerchantID         string         `json:"merchantId"`
+	Amount             jsontext.Value `json:"amount"`
+	Currency           string         `json:"currency"`
+	PaymentMethodToken string         `json:"paymentMethodToken"`
+	Reference          string         `json:"reference"`
 }
 
-// DecodeNewPayment reads one JSON object (no unknown fields, nothing after
-// it) and validates it. Every failure is a *payments.Error with a stable
-// reason.
-func DecodeNewPayment(r io.Reader) (payments.NewPayment, error) {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	var body createPaymentBody
-	if err := dec.Decode(&body); err != nil {
+// readBody reads the whole request body, at most MaxBodyBytes: too large
+// is 413, a client too slow to send it within the server's read timeout
+// 408.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var maxErr *http.MaxBytesError
+	switch {
+	case err == nil:
+		return body, nil
+	case errors.As(err, &maxErr):
+		return nil, payments.Errorf(payments.EINVALID, "body_too_large", "the body must not exceed %d bytes", MaxBodyBytes)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, payments.Errorf(payments.EINVALID, "request_timeout", "the body did not arrive in time; send it at once")
+	}
+	return nil, payments.Errorf(payments.EINVALID, "body_unreadable", "the body could not be read")
+}
+
+// DecodeNewPayment reads one JSON object and validates it. It is strict
+// where a lenient reader would see another request than API Gateway's
+// validator and the web ACLs saw: member names match exactly (no case
+// folding), a name may appear once, unknown members are refused, the text
+// is valid UTF-8, and nothing follows the object. Every failure is a
+// *payments.Error with a stable reason.
+func DecodeNewPayment(body []byte) (payments.NewPayment, error) {
+	if len(body) == 0 {
+		return payments.NewPayment{}, payments.Errorf(payments.EINVALID, "body_required", "send the payment as a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return payments.NewPayment{}, payments.Errorf(payments.EINVALID, "invalid_utf8", "the body is not valid UTF-8")
+	}
+	var b createPaymentBody
+	if err := json.Unmarshal(body, &b, json.RejectUnknownMembers(true)); err != nil {
 		return payments.NewPayment{}, decodeError(err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
-			return payments.NewPayment{}, decodeError(err)
-		}
-		return payments.NewPayment{}, payments.Errorf(payments.EINVALID, "malformed_json", "the body must be exactly one JSON object")
-	}
-	amount, err := parseAmount(body.Amount)
+	amount, err := parseAmount(b.Amount)
 	if err != nil {
 		return payments.NewPayment{}, err
 	}
-	p := payments.NewPayment{MerchantID: body.MerchantID, Amount: amount, Currency: body.Currency,
-		PaymentMethodToken: body.PaymentMethodToken, Reference: body.Reference}
+	p := payments.NewPayment{MerchantID: b.MerchantID, Amount: amount, Currency: b.Currency,
+		PaymentMethodToken: b.PaymentMethodToken, Reference: b.Reference}
 	if err := p.Validate(); err != nil {
 		return payments.NewPayment{}, err
 	}
 	return p, nil
 }
 
-func parseAmount(raw json.RawMessage) (int64, error) {
+func parseAmount(raw jsontext.Value) (int64, error) {
 	s := string(raw)
 	if s == "" || s == "null" {
-		return 0, payments.Errorf(payments.EINVALID, "amount_required", "amount is required, in minor units (e.g. 1250 for 12.50)")
+		return 0, payments.Errorf(payments.EINVALID, "amount_required", "amount is required, in the currency's minor units (e.g. 1250 for 12.50 SGD)")
 	}
-	if s[0] != '-' && (s[0] < '0' || s[0] > '9') {
+	if raw.Kind() != '0' {
 		return 0, payments.Errorf(payments.EINVALID, "field_type_invalid", "field \"amount\" has the wrong type: want an integer")
 	}
 	if strings.ContainsAny(s, ".eE") {
-		return 0, payments.Errorf(payments.EINVALID, "amount_not_integer", "amount must be an integer number of minor units (e.g. 1250 for 12.50)")
+		return 0, payments.Errorf(payments.EINVALID, "amount_not_integer", "amount must be an integer number of minor units (e.g. 1250 for 12.50 SGD)")
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
@@ -73,28 +95,34 @@ func parseAmount(raw json.RawMessage) (int64, error) {
 	return v, nil
 }
 
+// decodeError names the member a decoding error is about.
 func decodeError(err error) error {
-	var maxErr *http.MaxBytesError
-	var typeErr *json.UnmarshalTypeError
+	var semantic *json.SemanticError
+	var syntactic *jsontext.SyntacticError
 	switch {
-	case errors.As(err, &maxErr):
-		return payments.Errorf(payments.EINVALID, "body_too_large", "the body must not exceed %d bytes", MaxBodyBytes)
-	case errors.Is(err, io.EOF):
-		return payments.Errorf(payments.EINVALID, "body_required", "send the payment as a JSON object")
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
-		return payments.Errorf(payments.EINVALID, "unknown_field", "unknown field %s", field)
-	case errors.As(err, &typeErr):
-		return payments.Errorf(payments.EINVALID, "field_type_invalid", "field %q has the wrong type: want %s", typeErr.Field, kind(typeErr))
+	case errors.Is(err, jsontext.ErrDuplicateName) && errors.As(err, &syntactic):
+		return payments.Errorf(payments.EINVALID, "duplicate_field", "field %q appears more than once", syntactic.JSONPointer.LastToken())
+	case errors.Is(err, json.ErrUnknownName) && errors.As(err, &semantic):
+		return payments.Errorf(payments.EINVALID, "unknown_field", "unknown field %q (names are case-sensitive)", semantic.JSONPointer.LastToken())
+	case errors.As(err, &semantic) && semantic.JSONKind != 0:
+		if semantic.JSONPointer == "" {
+			return payments.Errorf(payments.EINVALID, "field_type_invalid", "the body must be a JSON object")
+		}
+		return payments.Errorf(payments.EINVALID, "field_type_invalid", "field %q has the wrong type: want a string", semantic.JSONPointer.LastToken())
 	}
-	return payments.Errorf(payments.EINVALID, "malformed_json", "the body is not valid JSON")
+	return payments.Errorf(payments.EINVALID, "malformed_json", "the body is not one valid JSON object")
 }
 
-func kind(e *json.UnmarshalTypeError) string {
-	if e.Field == "amount" {
-		return "an integer"
+// requireJSON accepts a Content-Type of application/json in any case, with
+// at most a charset parameter that says UTF-8 (RFC 9110, 8.3.1; RFC 8259).
+func requireJSON(h http.Header) error {
+	mediaType, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	charset, hasCharset := params["charset"]
+	if err != nil || mediaType != "application/json" || len(params) > 1 || len(params) == 1 && !hasCharset ||
+		hasCharset && !strings.EqualFold(charset, "utf-8") {
+		return payments.Errorf(payments.EINVALID, "unsupported_media_type", "send the payment as Content-Type: application/json (UTF-8)")
 	}
-	return "a string"
+	return nil
 }
 
 // IdempotencyKey reads the Idempotency-Key header

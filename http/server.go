@@ -11,7 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
+	"path"
 	"time"
 
 	"github.com/fintech/payments-platform/payments"
@@ -19,6 +19,10 @@ import (
 
 // MaxBodyBytes bounds a request body: a payment is a few hundred bytes.
 const MaxBodyBytes = 16 << 10
+
+// statusClientClosedRequest is what the request log says of a request whose
+// client disconnected before the answer (nginx's convention; never sent).
+const statusClientClosedRequest = 499
 
 // Handler serves the payment API.
 type Handler struct {
@@ -55,8 +59,42 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.InfoContext(ctx, "request", "requestId", id, "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "durationMs", time.Since(start).Milliseconds(), "apiKeyId", r.Header.Get("X-Api-Key-Id"))
 	}()
-	h.mux.ServeHTTP(rec, r.WithContext(ctx))
+	r = r.WithContext(ctx)
+	// A path in another spelling ("//", "/./", a trailing "/") names no
+	// resource: a problem, not the mux's redirect to a cleaned path.
+	if _, pattern := h.mux.Handler(r); pattern == "" || path.Clean(r.URL.Path) != r.URL.Path {
+		h.unrouted(rec, r)
+		return
+	}
+	h.mux.ServeHTTP(rec, r)
 }
+
+// unrouted answers a request no route matches as a problem, like every
+// other error: 404, or 405 with the Allow header the mux computes.
+func (h *Handler) unrouted(w http.ResponseWriter, r *http.Request) {
+	fallback, pattern := h.mux.Handler(r)
+	probe := &headerProbe{header: http.Header{}}
+	if pattern == "" {
+		fallback.ServeHTTP(probe, r)
+	}
+	if probe.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		h.problem(r.Context(), w, payments.Errorf(payments.EINVALID, "method_not_allowed", "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, probe.header.Get("Allow")))
+		return
+	}
+	h.problem(r.Context(), w, payments.Errorf(payments.ENOTFOUND, "not_found", "no resource at %s", r.URL.Path))
+}
+
+// headerProbe records what the mux's own 404 or 405 handler would answer,
+// and discards its text/plain body.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(status int)      { p.status = status }
 
 type requestIDKey struct{}
 
@@ -78,8 +116,8 @@ func (s *statusRecorder) WriteHeader(code int) {
 
 func (h *Handler) createPayment(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if mt := r.Header.Get("Content-Type"); mt != "" && !strings.HasPrefix(mt, "application/json") {
-		h.problem(ctx, w, payments.Errorf(payments.EINVALID, "unsupported_media_type", "send the payment as application/json"))
+	if err := requireJSON(r.Header); err != nil {
+		h.problem(ctx, w, err)
 		return
 	}
 	key, err := IdempotencyKey(r.Header)
@@ -87,7 +125,12 @@ func (h *Handler) createPayment(w http.ResponseWriter, r *http.Request) {
 		h.problem(ctx, w, err)
 		return
 	}
-	p, err := DecodeNewPayment(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := readBody(w, r)
+	if err != nil {
+		h.problem(ctx, w, err)
+		return
+	}
+	p, err := DecodeNewPayment(body)
 	if err != nil {
 		h.problem(ctx, w, err)
 		return
@@ -109,7 +152,12 @@ func (h *Handler) createPayment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) getPayment(w http.ResponseWriter, r *http.Request) {
-	p, err := h.service.Payment(r.Context(), r.PathValue("id"))
+	id := r.PathValue("id")
+	if !payments.IsPaymentID(id) {
+		h.problem(r.Context(), w, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no payment %q: a payment id is a UUID such as 0192f0c1-9c4e-7d2a-8b3f-5a6e7c8d9e0f", id))
+		return
+	}
+	p, err := h.service.Payment(r.Context(), id)
 	if err != nil {
 		h.problem(r.Context(), w, err)
 		return
@@ -154,6 +202,10 @@ func statusOf(e *payments.Error) int {
 			return http.StatusRequestEntityTooLarge
 		case "unsupported_media_type":
 			return http.StatusUnsupportedMediaType
+		case "request_timeout":
+			return http.StatusRequestTimeout
+		case "method_not_allowed":
+			return http.StatusMethodNotAllowed
 		}
 		return http.StatusBadRequest
 	case payments.ENOTFOUND:
@@ -173,6 +225,15 @@ func statusOf(e *payments.Error) int {
 // text and shown to the client only as "internal error".
 func (h *Handler) problem(ctx context.Context, w http.ResponseWriter, err error) {
 	var e *payments.Error
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		// The client went away before the answer: nothing failed here, and
+		// nobody reads what is written. Logged as nginx's 499.
+		h.log.InfoContext(ctx, "client closed the request", "requestId", ctx.Value(requestIDKey{}))
+		if rec, ok := w.(*statusRecorder); ok {
+			rec.status = statusClientClosedRequest
+		}
+		return
+	}
 	if !errors.As(err, &e) {
 		h.log.ErrorContext(ctx, "internal error", "requestId", ctx.Value(requestIDKey{}), "error", err)
 		e = &payments.Error{Code: payments.EINTERNAL, Reason: "internal_error", Message: "internal error"}

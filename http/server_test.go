@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -62,6 +64,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprint(l.w)
 }
 
 const token = "tok_4f9a8b7c6d5e"
@@ -190,10 +198,29 @@ func TestBadRequests(t *testing.T) {
 		{"AmountAsString", "k", paymentBody(`"100"`), "", 400, "field_type_invalid"},
 		{"UnknownCurrency", "k", strings.Replace(paymentBody(100), "SGD", "XYZ", 1), "", 400, "currency_unknown"},
 		{"WrongContentType", "k", paymentBody(100), "text/plain", 415, "unsupported_media_type"},
+		// Found by black-box testing: a lenient reader sees another
+		// request than API Gateway's validator and the web ACLs saw.
+		{"DuplicateField", "k", strings.Replace(paymentBody(100), `{`, `{"amount":7,`, 1), "", 400, "duplicate_field"},
+		{"CaseFoldedField", "k", strings.Replace(paymentBody(100), `{`, `{"Amount":7,`, 1), "", 400, "unknown_field"},
+		{"InvalidUTF8", "k", strings.Replace(paymentBody(100), "order 42", "order \xff", 1), "", 400, "invalid_utf8"},
+		{"LoneSurrogate", "k", strings.Replace(paymentBody(100), "order 42", `order \ud800`, 1), "", 400, "malformed_json"},
+		{"TestCurrency", "k", strings.Replace(paymentBody(100), "SGD", "XTS", 1), "", 400, "currency_unknown"},
+		{"PreciousMetal", "k", strings.Replace(paymentBody(100), "SGD", "XAU", 1), "", 400, "currency_unknown"},
+		{"WithdrawnCurrency", "k", strings.Replace(paymentBody(100), "SGD", "HRK", 1), "", 400, "currency_unknown"},
+		{"FundsCode", "k", strings.Replace(paymentBody(100), "SGD", "USN", 1), "", 400, "currency_unknown"},
+		{"CardNumberAsToken", "k", strings.Replace(paymentBody(100), token, "4111111111111111", 1), "", 400, "payment_method_token_is_card_number"},
+		{"CardNumberInReference", "k", strings.Replace(paymentBody(100), "order 42", "card 4111 1111 1111 1111", 1), "", 400, "reference_contains_card_number"},
+		{"JSONPrefixedType", "k", paymentBody(100), "application/jsonp", 415, "unsupported_media_type"},
+		{"OtherCharset", "k", paymentBody(100), "application/json; charset=iso-8859-1", 415, "unsupported_media_type"},
+		{"NoContentType", "k", paymentBody(100), "-", 415, "unsupported_media_type"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			headers := []string{}
-			if tc.contentType != "" {
+			switch tc.contentType {
+			case "":
+			case "-":
+				headers = []string{"Content-Type", ""}
+			default:
 				headers = []string{"Content-Type", tc.contentType}
 			}
 			r := a.post(t, tc.key, tc.body, headers...)
@@ -208,6 +235,111 @@ func TestBadRequests(t *testing.T) {
 	}
 	if n := a.count(t, `SELECT count(*) FROM payments.payments`); n != 0 {
 		t.Errorf("bad requests wrote %d payments", n)
+	}
+}
+
+// Media types are compared as RFC 9110 says: case-insensitive, with an
+// optional UTF-8 charset; the currencies' minor units are what ISO 4217
+// says, active codes of recent years included.
+func TestAcceptedVariants(t *testing.T) {
+	a := newAPI(t)
+	for i, tc := range []struct{ contentType, currency string }{
+		{"application/json", "SGD"},
+		{"APPLICATION/JSON", "SGD"},
+		{"application/json; charset=UTF-8", "SGD"},
+		{"Application/Json;charset=utf-8", "JPY"},
+		{"application/json", "VES"}, {"application/json", "MRU"}, {"application/json", "SLE"}, {"application/json", "ZWG"},
+		{"application/json", "BHD"},
+	} {
+		r := a.post(t, fmt.Sprint("variant-", i), strings.Replace(paymentBody(100), "SGD", tc.currency, 1), "Content-Type", tc.contentType)
+		if r.status != http.StatusCreated {
+			t.Errorf("%s, %s: %d %s, want 201", tc.contentType, tc.currency, r.status, r.body)
+		}
+	}
+}
+
+// No client input makes a 500: ids in other spellings are no payment's
+// (PostgreSQL reads only the canonical form), unknown paths and methods
+// answer problems like every other error.
+func TestRoutingProblems(t *testing.T) {
+	a := newAPI(t)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code, allow  string
+	}{
+		{"GET", "/v1/payments/urn:uuid:0190a8e4-0000-7000-8000-000000000000", 404, "payment_not_found", ""},
+		{"GET", "/v1/payments/{0190a8e4-0000-7000-8000-000000000000}", 404, "payment_not_found", ""},
+		{"GET", "/v1/payments/0190a8e400007000800000000000000", 404, "payment_not_found", ""},
+		{"GET", "/v1/payments/0190A8E4-0000-7000-8000-000000000000", 404, "payment_not_found", ""},
+		{"GET", "/v1/nothing-here", 404, "not_found", ""},
+		{"GET", "/", 404, "not_found", ""},
+		{"DELETE", "/v1/payments/0190a8e4-0000-7000-8000-000000000000", 405, "method_not_allowed", "GET, HEAD"},
+		{"PUT", "/v1/payments", 405, "method_not_allowed", "POST"},
+	} {
+		req, _ := http.NewRequest(tc.method, a.URL+tc.path, nil)
+		r := do(t, req)
+		if r.status != tc.status || r.header.Get("Content-Type") != "application/problem+json" || decode[apihttp.Problem](t, r).Code != tc.code {
+			t.Errorf("%s %s: %d %q %s, want %d %s", tc.method, tc.path, r.status, r.header.Get("Content-Type"), r.body, tc.status, tc.code)
+		}
+		if got := r.header.Get("Allow"); got != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
+		}
+	}
+}
+
+// A body that does not arrive within the server's read timeout is a 408,
+// not a malformed body.
+func TestSlowBodyTimesOut(t *testing.T) {
+	srv := httptest.NewUnstartedServer(apihttp.NewHandler(failing{}, slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	srv.Config.ReadTimeout = 300 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := paymentBody(100)
+	fmt.Fprintf(conn, "POST /v1/payments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nIdempotency-Key: k\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:10])
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || decode[apihttp.Problem](t, response{body: raw}).Code != "request_timeout" {
+		t.Errorf("got %d %s, want 408 request_timeout", resp.StatusCode, raw)
+	}
+}
+
+// stalling blocks until the request's context ends, then fails as the
+// database driver does: a client that hung up is not an internal error.
+type stalling struct{ failing }
+
+func (stalling) Payment(ctx context.Context, _ string) (payments.Payment, error) {
+	<-ctx.Done()
+	return payments.Payment{}, ctx.Err()
+}
+
+func TestClientDisconnectIsNotAnError(t *testing.T) {
+	logs := &lockedWriter{w: &bytes.Buffer{}}
+	srv := httptest.NewServer(apihttp.NewHandler(stalling{}, slog.New(slog.NewJSONHandler(logs, nil))))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/v1/payments/0190a8e4-0000-7000-8000-000000000000", nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("the request was answered")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), `"status":499`) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := logs.String()
+	if !strings.Contains(got, `"status":499`) || strings.Contains(got, `"level":"ERROR"`) {
+		t.Errorf("logs %s, want the request logged with status 499 and no ERROR", got)
 	}
 }
 
@@ -352,7 +484,7 @@ func TestInternalErrorsAreNotEchoed(t *testing.T) {
 	srv := httptest.NewServer(apihttp.NewHandler(failing{}, slog.New(slog.NewJSONHandler(logs, nil))))
 	defer srv.Close()
 	a := &api{Server: srv}
-	for _, r := range []response{a.post(t, "k", paymentBody(1)), a.get(t, "/v1/payments/x")} {
+	for _, r := range []response{a.post(t, "k", paymentBody(1)), a.get(t, "/v1/payments/0190a8e4-0000-7000-8000-000000000000")} {
 		if r.status != 500 || strings.Contains(string(r.body), "payments_secret_table") || strings.Contains(string(r.body), "boom") ||
 			decode[apihttp.Problem](t, r).Detail != "internal error" {
 			t.Errorf("got %d %s", r.status, r.body)

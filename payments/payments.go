@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"golang.org/x/text/currency"
 )
 
 // Status is where a payment is in its life.
@@ -39,6 +37,28 @@ type Payment struct {
 	Status             Status    `json:"status"`
 	CreatedAt          time.Time `json:"createdAt"`
 	UpdatedAt          time.Time `json:"updatedAt"`
+}
+
+// IsPaymentID reports whether s is a payment id in the one form the API
+// uses and PostgreSQL's uuid type reads: 8-4-4-4-12 hexadecimal digits.
+// Other spellings a UUID parser may accept (urn:uuid:, braces, no
+// hyphens) are no payment's id.
+func IsPaymentID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // MaxAmount bounds a single payment (in minor units): 10^15 is ten trillion
@@ -73,15 +93,19 @@ func (p NewPayment) Validate() error {
 	case p.Amount > MaxAmount:
 		return Errorf(EINVALID, "amount_out_of_range", "amount must not exceed %d minor units", MaxAmount)
 	case !validCurrency(p.Currency):
-		return Errorf(EINVALID, "currency_unknown", "currency must be an ISO 4217 code in upper case, e.g. SGD")
+		return Errorf(EINVALID, "currency_unknown", "currency must be the code of an active ISO 4217 currency in upper case, e.g. SGD (list of %s)", CurrenciesAsOf)
 	case p.PaymentMethodToken == "":
 		return Errorf(EINVALID, "payment_method_token_required", "paymentMethodToken is required")
+	case IsCardNumber(p.PaymentMethodToken):
+		return Errorf(EINVALID, "payment_method_token_is_card_number", "paymentMethodToken is a card number: send the token your card vault issued for it, never the number")
 	case !tokenPattern.MatchString(p.PaymentMethodToken):
 		return Errorf(EINVALID, "payment_method_token_invalid", "paymentMethodToken must be 8-128 letters, digits, '-' or '_' (a token, never a card number)")
 	case p.Reference == "":
 		return Errorf(EINVALID, "reference_required", "reference is required")
 	case utf8.RuneCountInString(p.Reference) > 140 || strings.ContainsFunc(p.Reference, isControl):
 		return Errorf(EINVALID, "reference_invalid", "reference must be at most 140 printable characters")
+	case ContainsCardNumber(p.Reference):
+		return Errorf(EINVALID, "reference_contains_card_number", "reference holds what looks like a card number (13-19 digits passing the Luhn check); card numbers must never be sent")
 	}
 	return nil
 }
@@ -89,11 +113,8 @@ func (p NewPayment) Validate() error {
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 func validCurrency(code string) bool {
-	if len(code) != 3 || strings.ToUpper(code) != code {
-		return false
-	}
-	_, err := currency.ParseISO(code)
-	return err == nil
+	_, ok := MinorUnits(code)
+	return ok
 }
 
 // Fingerprint identifies the request's content, so a retried request with
@@ -152,13 +173,18 @@ type Posting struct {
 	Amount  int64
 }
 
+// AcquirerReceivable is the ledger account of what the acquirer owes for
+// settled payments. No account is named after a payer: a payment method
+// token identifies a card, and account names are read and logged freely.
+const AcquirerReceivable = "acquirer_receivable"
+
 // Postings are the double-entry ledger entries of a settled payment: the
-// customer pays the amount, the fee account takes the fee, the merchant the
+// acquirer owes the amount, the fee account takes the fee, the merchant the
 // rest. They always sum to zero; zero entries are left out.
 func Postings(p Payment) []Posting {
-	fee := Fee(p.Amount)
+	fee := Fee(p.Amount, p.Currency)
 	all := []Posting{
-		{Account: "customer:" + p.PaymentMethodToken, Amount: -p.Amount},
+		{Account: AcquirerReceivable, Amount: -p.Amount},
 		{Account: "merchant:" + p.MerchantID, Amount: p.Amount - fee},
 		{Account: "fees", Amount: fee},
 	}
@@ -171,10 +197,26 @@ func Postings(p Payment) []Posting {
 	return postings
 }
 
-// Fee is 2.9 % plus 30 minor units, rounded down, and never more than the
-// amount, so that the merchant's posting is never negative.
-func Fee(amount int64) int64 {
-	return min(amount, amount/1000*29+amount%1000*29/1000+30)
+// Fee is 2.9 % of the amount, rounded down, plus a fixed 0.30 of the
+// currency (30 minor units of SGD, 300 of BHD, none of JPY, whose smallest
+// unit is 1), and never more than the amount, so that the merchant's
+// posting is never negative. Amounts are in the currency's minor units.
+func Fee(amount int64, currency string) int64 {
+	return min(amount, amount/1000*29+amount%1000*29/1000+fixedFee(currency))
+}
+
+// fixedFee is 0.30 of a currency's unit in its minor units, rounded half
+// up: 3 x 10^minor / 10.
+func fixedFee(currency string) int64 {
+	minor, ok := MinorUnits(currency)
+	if !ok {
+		minor = 2 // unreachable for a validated payment
+	}
+	unit := int64(1)
+	for range minor {
+		unit *= 10
+	}
+	return (3*unit + 5) / 10
 }
 
 // Outcome says what processing did to a payment.

@@ -2,6 +2,7 @@ package payments_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,7 +32,12 @@ func TestNewPaymentValidate(t *testing.T) {
 		{"currency_unknown", func(p *payments.NewPayment) { p.Currency = "sgd" }},
 		{"currency_unknown", func(p *payments.NewPayment) { p.Currency = "" }},
 		{"payment_method_token_required", func(p *payments.NewPayment) { p.PaymentMethodToken = "" }},
-		{"payment_method_token_invalid", func(p *payments.NewPayment) { p.PaymentMethodToken = "4111 1111 1111 1111" }},
+		{"payment_method_token_is_card_number", func(p *payments.NewPayment) { p.PaymentMethodToken = "4111 1111 1111 1111" }},
+		{"payment_method_token_is_card_number", func(p *payments.NewPayment) { p.PaymentMethodToken = "4111111111111111" }},
+		{"payment_method_token_invalid", func(p *payments.NewPayment) { p.PaymentMethodToken = "tok 1" }},
+		{"currency_unknown", func(p *payments.NewPayment) { p.Currency = "XTS" }},
+		{"currency_unknown", func(p *payments.NewPayment) { p.Currency = "HRK" }},
+		{"reference_contains_card_number", func(p *payments.NewPayment) { p.Reference = "card 4111-1111-1111-1111" }},
 		{"reference_required", func(p *payments.NewPayment) { p.Reference = "" }},
 		{"reference_invalid", func(p *payments.NewPayment) { p.Reference = strings.Repeat("x", 141) }},
 		{"reference_invalid", func(p *payments.NewPayment) { p.Reference = "a\nb" }},
@@ -81,22 +87,95 @@ func TestPostingsBalance(t *testing.T) {
 	for a := int64(1); a < 5000; a += 7 {
 		amounts = append(amounts, a)
 	}
-	for _, amount := range amounts {
-		p := valid()
-		p.Amount = amount
-		pay := payments.Payment{MerchantID: p.MerchantID, Amount: amount, PaymentMethodToken: p.PaymentMethodToken}
-		var sum int64
-		for _, posting := range payments.Postings(pay) {
-			sum += posting.Amount
-			if posting.Amount == 0 || (strings.HasPrefix(posting.Account, "merchant:") && posting.Amount < 0) {
-				t.Errorf("amount %d: posting %+v", amount, posting)
+	for _, currency := range []string{"SGD", "JPY", "BHD"} {
+		for _, amount := range amounts {
+			p := valid()
+			pay := payments.Payment{MerchantID: p.MerchantID, Amount: amount, Currency: currency, PaymentMethodToken: p.PaymentMethodToken}
+			var sum int64
+			for _, posting := range payments.Postings(pay) {
+				sum += posting.Amount
+				if posting.Amount == 0 || (strings.HasPrefix(posting.Account, "merchant:") && posting.Amount < 0) ||
+					strings.Contains(posting.Account, p.PaymentMethodToken) {
+					t.Errorf("%d %s: posting %+v", amount, currency, posting)
+				}
+			}
+			if sum != 0 {
+				t.Errorf("%d %s: postings sum to %d", amount, currency, sum)
 			}
 		}
-		if sum != 0 {
-			t.Errorf("amount %d: postings sum to %d", amount, sum)
+	}
+	for _, tc := range []struct {
+		amount   int64
+		currency string
+		want     int64
+	}{
+		{1000, "SGD", 29 + 30},  // 10.00 SGD: 2.9 % + 0.30
+		{1000, "JPY", 29},       // 1,000 JPY: 2.9 %, and 0.30 JPY rounds to nothing
+		{1000, "BHD", 29 + 300}, // 1.000 BHD: 2.9 % + 0.300
+		{10, "SGD", 10},         // never more than the amount
+	} {
+		if got := payments.Fee(tc.amount, tc.currency); got != tc.want {
+			t.Errorf("Fee(%d, %s) = %d, want %d", tc.amount, tc.currency, got, tc.want)
 		}
 	}
-	if got := payments.Fee(1000); got != 59 {
-		t.Errorf("Fee(1000) = %d, want 2.9 %% + 30 = 59", got)
+}
+
+// Card numbers are refused wherever a client writes free text, with or
+// without separators; numbers that are not card numbers pass.
+func TestCardNumbers(t *testing.T) {
+	for _, tc := range []struct {
+		s               string
+		whole, contains bool
+	}{
+		{"4111111111111111", true, true},
+		{"4111 1111 1111 1111", true, true},
+		{"4111-1111-1111-1111", true, true},
+		{"378282246310005", true, true},       // American Express, 15 digits
+		{"6011111111111117", true, true},      // Discover
+		{"4222222222222", true, true},         // 13-digit Visa test number
+		{"4111111111111112", false, false},    // Luhn fails
+		{"411111111111", false, false},        // 12 digits
+		{"tok_4111111111111111", false, true}, // a PAN inside a token
+		{"order 4111 1111 1111 1111 paid", false, true},
+		{"order 41111111111111110000", false, false}, // one 22-digit run is no PAN
+		{"order 42, 2026-11-29", false, false},
+		{"", false, false},
+	} {
+		if got := payments.IsCardNumber(tc.s); got != tc.whole {
+			t.Errorf("IsCardNumber(%q) = %v, want %v", tc.s, got, tc.whole)
+		}
+		if got := payments.ContainsCardNumber(tc.s); got != tc.contains {
+			t.Errorf("ContainsCardNumber(%q) = %v, want %v", tc.s, got, tc.contains)
+		}
+	}
+}
+
+// The list of currencies is ISO 4217's active ones: the codes that changed
+// most recently are right, funds, metals and test codes are out, and the
+// minor units that differ from two are kept.
+func TestCurrencies(t *testing.T) {
+	for _, code := range []string{"SGD", "USD", "EUR", "VES", "MRU", "SLE", "ZWG", "STN", "XCG", "XOF", "XAF", "XPF"} {
+		if _, ok := payments.MinorUnits(code); !ok {
+			t.Errorf("%s is active, want it accepted", code)
+		}
+	}
+	for _, code := range []string{"XXX", "XTS", "XAU", "XDR", "DEM", "VEF", "ZWL", "USN", "HRK", "SLL", "MRO", "CUC", "BOV", "sgd", "SG", ""} {
+		if _, ok := payments.MinorUnits(code); ok {
+			t.Errorf("%q is not an active currency, want it refused", code)
+		}
+	}
+	for code, want := range map[string]int{"SGD": 2, "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3, "TND": 3, "IQD": 3, "LYD": 3} {
+		if got, _ := payments.MinorUnits(code); got != want {
+			t.Errorf("%s has %d minor units, want %d", code, got, want)
+		}
+	}
+	codes := payments.Currencies()
+	if len(codes) < 150 || !slices.IsSorted(codes) {
+		t.Errorf("%d codes, sorted %v", len(codes), slices.IsSorted(codes))
+	}
+	for _, c := range codes {
+		if len(c) != 3 || strings.ToUpper(c) != c {
+			t.Errorf("code %q", c)
+		}
 	}
 }

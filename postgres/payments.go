@@ -115,7 +115,7 @@ func (s *PaymentService) replay(ctx context.Context, idem payments.Idempotency, 
 // Payment reads from the readers; a payment too new to have reached them
 // (replica lag) is read from the writer.
 func (s *PaymentService) Payment(ctx context.Context, id string) (payments.Payment, error) {
-	if _, err := uuid.Parse(id); err != nil {
+	if !payments.IsPaymentID(id) {
 		return payments.Payment{}, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no payment %q", id)
 	}
 	pay, err := readPayment(ctx, s.reader, id)

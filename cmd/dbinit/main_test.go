@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"testing"
 
+	"github.com/fintech/payments-platform/postgres"
 	"github.com/fintech/payments-platform/postgres/pgtest"
 )
 
@@ -47,7 +49,7 @@ func TestHandler(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", rt, err)
 			}
-			if resp.PhysicalResourceID != physicalID || resp.Data["SchemaVersion"] != "2" {
+			if resp.PhysicalResourceID != physicalID || resp.Data["SchemaVersion"] != latestMigration(t) {
 				t.Errorf("%s: %+v", rt, resp)
 			}
 		}
@@ -80,4 +82,15 @@ func TestHandler(t *testing.T) {
 			t.Fatal("accepted an unknown request type")
 		}
 	})
+}
+
+// latestMigration is the version of the newest embedded migration.
+func latestMigration(t *testing.T) string {
+	t.Helper()
+	entries, err := fs.ReadDir(postgres.Migrations(), ".")
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("migrations: %v", err)
+	}
+	version, _, _ := strings.Cut(entries[len(entries)-1].Name(), "_") // ReadDir sorts by name
+	return strings.TrimLeft(version, "0")
 }

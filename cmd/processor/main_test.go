@@ -104,7 +104,7 @@ func TestSettlement(t *testing.T) {
 	}
 	var fee, merchant int64
 	f.pool.QueryRow(context.Background(), `SELECT sum(amount_minor) FILTER (WHERE account = 'fees'), sum(amount_minor) FILTER (WHERE account LIKE 'merchant:%') FROM payments.ledger_entries`).Scan(&fee, &merchant)
-	if fee != payments.Fee(1250) || merchant != 1250-payments.Fee(1250) {
+	if fee != payments.Fee(1250, "SGD") || merchant != 1250-payments.Fee(1250, "SGD") {
 		t.Errorf("fee %d merchant %d", fee, merchant)
 	}
 	// Records are processed concurrently: one line per record, in any order.
