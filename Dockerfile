@@ -14,6 +14,8 @@ COPY http/ http/
 COPY sqs/ sqs/
 COPY emf/ emf/
 COPY metrics/ metrics/
+COPY gateway/ gateway/
+COPY openapi/ openapi/
 COPY cmd/api/ cmd/api/
 # `go build` fetches only the modules cmd/api imports (go.mod also lists the
 # CDK's, which the image never needs).

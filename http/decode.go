@@ -1,10 +1,12 @@
 package http
 
 import (
+	"encoding/base64"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -18,7 +20,9 @@ import (
 
 // createPaymentBody is the JSON body of POST /v1/payments. Amount stays raw
 // JSON so that strings, fractions, exponents and overflow are reported
-// precisely instead of being coerced or rounded into a float.
+// precisely instead of being coerced or rounded into a float. MerchantID is
+// optional: the payment is always the caller's merchant's, and a body that
+// names another merchant is refused.
 type createPaymentBody struct {
 	MerchantID         string         `json:"merchantId"`
 	Amount             jsontext.Value `json:"amount"`
@@ -50,7 +54,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 // folding), a name may appear once, unknown members are refused, the text
 // is valid UTF-8, and nothing follows the object. Every failure is a
 // *payments.Error with a stable reason.
-func DecodeNewPayment(body []byte) (payments.NewPayment, error) {
+func DecodeNewPayment(body []byte, merchantID string) (payments.NewPayment, error) {
 	if len(body) == 0 {
 		return payments.NewPayment{}, payments.Errorf(payments.EINVALID, "body_required", "send the payment as a JSON object")
 	}
@@ -61,11 +65,15 @@ func DecodeNewPayment(body []byte) (payments.NewPayment, error) {
 	if err := json.Unmarshal(body, &b, json.RejectUnknownMembers(true)); err != nil {
 		return payments.NewPayment{}, decodeError(err)
 	}
+	if b.MerchantID != "" && b.MerchantID != merchantID {
+		return payments.NewPayment{}, payments.Errorf(payments.EFORBIDDEN, "merchant_mismatch",
+			"merchantId %q is not the merchant your credentials belong to; leave it out, payments are always your own", b.MerchantID)
+	}
 	amount, err := parseAmount(b.Amount)
 	if err != nil {
 		return payments.NewPayment{}, err
 	}
-	p := payments.NewPayment{MerchantID: b.MerchantID, Amount: amount, Currency: b.Currency,
+	p := payments.NewPayment{MerchantID: merchantID, Amount: amount, Currency: b.Currency,
 		PaymentMethodToken: b.PaymentMethodToken, Reference: b.Reference}
 	if err := p.Validate(); err != nil {
 		return payments.NewPayment{}, err
@@ -112,6 +120,30 @@ func decodeError(err error) error {
 	}
 	return payments.Errorf(payments.EINVALID, "malformed_json", "the body is not one valid JSON object")
 }
+
+// PageRequest reads the query of GET /v1/payments: limit (1-100, default
+// 20) and cursor (the nextCursor of the previous page), each at most once.
+func PageRequest(q url.Values) (payments.PageRequest, error) {
+	page := payments.PageRequest{Limit: payments.DefaultPageSize}
+	if v, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(v[0])
+		if len(v) > 1 || err != nil || n < 1 || n > payments.MaxPageSize {
+			return page, payments.Errorf(payments.EINVALID, "limit_invalid", "limit must be one integer from 1 to %d", payments.MaxPageSize)
+		}
+		page.Limit = n
+	}
+	if v, ok := q["cursor"]; ok {
+		id, err := base64.RawURLEncoding.DecodeString(v[0])
+		if len(v) > 1 || err != nil || !payments.IsPaymentID(string(id)) {
+			return page, payments.Errorf(payments.EINVALID, "cursor_invalid", "cursor must be a nextCursor this API returned")
+		}
+		page.Before = string(id)
+	}
+	return page, nil
+}
+
+// encodeCursor makes a page's last payment id an opaque cursor.
+func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
 
 // requireJSON accepts a Content-Type of application/json in any case, with
 // at most a charset parameter that says UTF-8 (RFC 9110, 8.3.1; RFC 8259).

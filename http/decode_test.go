@@ -29,10 +29,10 @@ func FuzzDecodeNewPayment(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		p, err := apihttp.DecodeNewPayment(body)
+		p, err := apihttp.DecodeNewPayment(body, "merchant-1")
 		if err != nil {
 			var e *payments.Error
-			if !errors.As(err, &e) || e.Code != payments.EINVALID || e.Reason == "" {
+			if !errors.As(err, &e) || (e.Code != payments.EINVALID && e.Reason != "merchant_mismatch") || e.Reason == "" {
 				t.Fatalf("decode failed with a non-client error: %v", err)
 			}
 			return
@@ -79,7 +79,7 @@ type canonicalOnly struct {
 	t *testing.T
 }
 
-func (c canonicalOnly) Payment(_ context.Context, id string) (payments.Payment, error) {
+func (c canonicalOnly) Payment(_ context.Context, _, id string) (payments.Payment, error) {
 	if !payments.IsPaymentID(id) {
 		c.t.Errorf("the store was asked for %q", id)
 		return payments.Payment{}, errors.New("invalid input syntax for type uuid")
@@ -98,7 +98,7 @@ func FuzzGetPaymentPath(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, id string) {
-		h := apihttp.NewHandler(canonicalOnly{t: t}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+		h := apihttp.NewHandler(canonicalOnly{t: t}, anyone{}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 		req := httptest.NewRequest("GET", "/v1/payments/x", nil)
 		req.URL.Path = "/v1/payments/" + id
 		req.URL.RawPath = ""
@@ -107,5 +107,6 @@ func FuzzGetPaymentPath(f *testing.F) {
 		if rec.Code >= 500 || rec.Header().Get("Content-Type") != "application/problem+json" {
 			t.Errorf("GET /v1/payments/%q: %d %q %s", id, rec.Code, rec.Header().Get("Content-Type"), rec.Body)
 		}
+		conform(t, req, rec.Code, rec.Header(), rec.Body.Bytes())
 	})
 }

@@ -14,6 +14,8 @@ import (
 	"path"
 	"time"
 
+	"github.com/fintech/payments-platform/gateway"
+	"github.com/fintech/payments-platform/openapi"
 	"github.com/fintech/payments-platform/payments"
 )
 
@@ -26,29 +28,67 @@ const statusClientClosedRequest = 499
 
 // Handler serves the payment API.
 type Handler struct {
-	service payments.Service
-	log     *slog.Logger
-	mux     *http.ServeMux
+	service   payments.Service
+	merchants payments.Merchants
+	log       *slog.Logger
+	mux       *http.ServeMux
 }
 
-// NewHandler routes the API to service.
-func NewHandler(service payments.Service, log *slog.Logger) *Handler {
-	h := &Handler{service: service, log: log, mux: http.NewServeMux()}
-	h.mux.HandleFunc("POST /v1/payments", h.createPayment)
-	h.mux.HandleFunc("GET /v1/payments/{id}", h.getPayment)
+// NewHandler routes the API to service. Every payment route acts for the
+// merchant that merchants finds for the request's credentials.
+func NewHandler(service payments.Service, merchants payments.Merchants, log *slog.Logger) *Handler {
+	h := &Handler{service: service, merchants: merchants, log: log, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST /v1/payments", h.forMerchant(h.createPayment))
+	h.mux.HandleFunc("GET /v1/payments", h.forMerchant(h.listPayments))
+	h.mux.HandleFunc("GET /v1/payments/{id}", h.forMerchant(h.getPayment))
+	h.mux.HandleFunc("GET "+openapi.Path, h.document)
 	h.mux.HandleFunc("GET /healthz", h.health)
 	return h
+}
+
+// document serves the API's OpenAPI document, the contract every answer
+// of this handler is tested against.
+func (h *Handler) document(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(openapi.Document)
+}
+
+// merchantHandler serves a request for the merchant it identified.
+type merchantHandler func(w http.ResponseWriter, r *http.Request, merchantID string)
+
+// forMerchant identifies the caller's merchant from the credentials API
+// Gateway forwards (gateway's headers, which it sets and a client cannot),
+// before anything else: a request without them is a 401, with another's
+// or unknown ones a 403.
+func (h *Handler) forMerchant(next merchantHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		merchantID, err := h.merchants.Merchant(r.Context(), payments.Caller{
+			APIKeyID:           r.Header.Get(gateway.HeaderAPIKeyID),
+			CertificateSubject: r.Header.Get(gateway.HeaderClientCertSubject),
+			CertificateIssuer:  r.Header.Get(gateway.HeaderClientCertIssuer),
+		})
+		if err != nil {
+			h.problem(r.Context(), w, err)
+			return
+		}
+		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+			info.merchantID = merchantID
+		}
+		next(w, r, merchantID)
+	}
 }
 
 // ServeHTTP adds a request id, recovers panics, and logs one line per request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	id := r.Header.Get("X-Request-Id")
+	id := r.Header.Get(gateway.HeaderRequestID)
 	if id == "" || len(id) > 128 {
 		id = newRequestID()
 	}
-	w.Header().Set("X-Request-Id", id)
-	ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+	w.Header().Set(gateway.HeaderRequestID, id)
+	info := &requestInfo{}
+	ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey{}, id), requestInfoKey{}, info)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
 		if p := recover(); p != nil {
@@ -57,7 +97,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// Never the body: it holds the payment method token.
 		h.log.InfoContext(ctx, "request", "requestId", id, "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "durationMs", time.Since(start).Milliseconds(), "apiKeyId", r.Header.Get("X-Api-Key-Id"))
+			"status", rec.status, "durationMs", time.Since(start).Milliseconds(),
+			"merchantId", info.merchantID, "apiKeyId", r.Header.Get(gateway.HeaderAPIKeyID))
 	}()
 	r = r.WithContext(ctx)
 	// A path in another spelling ("//", "/./", a trailing "/") names no
@@ -98,6 +139,13 @@ func (p *headerProbe) WriteHeader(status int)      { p.status = status }
 
 type requestIDKey struct{}
 
+// requestInfo is what the request log line says beyond the request itself:
+// the merchant it acted for, once known.
+type (
+	requestInfo    struct{ merchantID string }
+	requestInfoKey struct{}
+)
+
 func newRequestID() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
@@ -114,7 +162,7 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (h *Handler) createPayment(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) createPayment(w http.ResponseWriter, r *http.Request, merchantID string) {
 	ctx := r.Context()
 	if err := requireJSON(r.Header); err != nil {
 		h.problem(ctx, w, err)
@@ -130,16 +178,12 @@ func (h *Handler) createPayment(w http.ResponseWriter, r *http.Request) {
 		h.problem(ctx, w, err)
 		return
 	}
-	p, err := DecodeNewPayment(body)
+	p, err := DecodeNewPayment(body, merchantID)
 	if err != nil {
 		h.problem(ctx, w, err)
 		return
 	}
-	scope := r.Header.Get("X-Api-Key-Id") // set by API Gateway from the caller's API key
-	if scope == "" {
-		scope = "anonymous"
-	}
-	res, err := h.service.CreatePayment(ctx, payments.Idempotency{Scope: scope, Key: key, Fingerprint: p.Fingerprint()}, p)
+	res, err := h.service.CreatePayment(ctx, payments.Idempotency{Key: key, Fingerprint: p.Fingerprint()}, p)
 	if err != nil {
 		h.problem(ctx, w, err)
 		return
@@ -151,18 +195,47 @@ func (h *Handler) createPayment(w http.ResponseWriter, r *http.Request) {
 	h.json(w, http.StatusCreated, res.Payment)
 }
 
-func (h *Handler) getPayment(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) getPayment(w http.ResponseWriter, r *http.Request, merchantID string) {
 	id := r.PathValue("id")
 	if !payments.IsPaymentID(id) {
 		h.problem(r.Context(), w, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no payment %q: a payment id is a UUID such as 0192f0c1-9c4e-7d2a-8b3f-5a6e7c8d9e0f", id))
 		return
 	}
-	p, err := h.service.Payment(r.Context(), id)
+	p, err := h.service.Payment(r.Context(), merchantID, id)
 	if err != nil {
 		h.problem(r.Context(), w, err)
 		return
 	}
 	h.json(w, http.StatusOK, p)
+}
+
+// PaymentList is the body of GET /v1/payments: a page of the caller's
+// payments, newest first, and the cursor of the next page (absent on the
+// last).
+type PaymentList struct {
+	Payments   []payments.Payment `json:"payments"`
+	NextCursor string             `json:"nextCursor,omitempty"`
+}
+
+func (h *Handler) listPayments(w http.ResponseWriter, r *http.Request, merchantID string) {
+	page, err := PageRequest(r.URL.Query())
+	if err != nil {
+		h.problem(r.Context(), w, err)
+		return
+	}
+	result, err := h.service.Payments(r.Context(), merchantID, page)
+	if err != nil {
+		h.problem(r.Context(), w, err)
+		return
+	}
+	list := PaymentList{Payments: result.Payments}
+	if list.Payments == nil {
+		list.Payments = []payments.Payment{}
+	}
+	if result.Next != "" {
+		list.NextCursor = encodeCursor(result.Next)
+	}
+	h.json(w, http.StatusOK, list)
 }
 
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
@@ -208,6 +281,10 @@ func statusOf(e *payments.Error) int {
 			return http.StatusMethodNotAllowed
 		}
 		return http.StatusBadRequest
+	case payments.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case payments.EFORBIDDEN:
+		return http.StatusForbidden
 	case payments.ENOTFOUND:
 		return http.StatusNotFound
 	case payments.ECONFLICT:
@@ -242,6 +319,9 @@ func (h *Handler) problem(ctx context.Context, w http.ResponseWriter, err error)
 		w.Header().Set("Retry-After", "1")
 	}
 	status := statusOf(e)
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `ApiKey realm="payments"`)
+	}
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")

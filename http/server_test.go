@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/fintech/payments-platform/gateway"
 	apihttp "github.com/fintech/payments-platform/http"
 	"github.com/fintech/payments-platform/payments"
 	"github.com/fintech/payments-platform/postgres"
@@ -30,17 +32,34 @@ var server *pgtest.Server
 
 func TestMain(m *testing.M) { os.Exit(pgtest.RunTests(m, &server)) }
 
-// api is a running API over its own freshly migrated database.
+// api is a running API over its own freshly migrated database, with two
+// registered merchants.
 type api struct {
 	*httptest.Server
 	pool *pgxpool.Pool
 	logs *bytes.Buffer
 }
 
+// credentials are what API Gateway forwards of a caller: its API key's id
+// and its client certificate's names.
+type credentials struct{ keyID, subject, issuer string }
+
+func (c credentials) headers() []string {
+	return []string{gateway.HeaderAPIKeyID, c.keyID, gateway.HeaderClientCertSubject, c.subject, gateway.HeaderClientCertIssuer, c.issuer}
+}
+
+const testCA = "CN=payments test CA"
+
+var (
+	merchant1      = credentials{"key-merchant-1", "CN=merchant-1,O=Merchant One", testCA}
+	merchant1Again = credentials{"key-merchant-1-rotated", "CN=merchant-1,O=Merchant One", testCA} // its next API key
+	merchant2      = credentials{"key-merchant-2", "CN=merchant-2,O=Merchant Two", testCA}
+)
+
 func newAPI(t *testing.T) *api {
 	t.Helper()
 	dsn := server.NewDatabase(t)
-	if _, err := postgres.Bootstrap(context.Background(), pgtest.Open(t, dsn), postgres.Migrations(), "payments_app"); err != nil {
+	if _, err := postgres.Bootstrap(context.Background(), pgtest.Open(t, dsn), postgres.Migrations(), postgres.DefaultRoles); err != nil {
 		t.Fatal(err)
 	}
 	pool, err := postgres.NewPool(context.Background(), postgres.PoolConfig{DSN: dsn, MaxConns: 20})
@@ -48,8 +67,20 @@ func newAPI(t *testing.T) *api {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
+	registry := postgres.NewMerchantRegistry(pool, time.Minute)
+	ctx := context.Background()
+	for id, creds := range map[string][]credentials{"merchant-1": {merchant1, merchant1Again}, "merchant-2": {merchant2}} {
+		if err := registry.Register(ctx, id, gateway.Certificate{Subject: creds[0].subject, Issuer: creds[0].issuer}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range creds {
+			if err := registry.AddAPIKey(ctx, id, c.keyID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	logs := &bytes.Buffer{}
-	h := apihttp.NewHandler(postgres.NewPaymentService(pool, pool), slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil)))
+	h := apihttp.NewHandler(postgres.NewPaymentService(pool, pool), registry, slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil)))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &api{Server: srv, pool: pool, logs: logs}
@@ -91,16 +122,26 @@ func (a *api) post(t testing.TB, key, body string, headers ...string) response {
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
+	setHeaders(req, append(merchant1.headers(), headers...))
 	return do(t, req)
 }
 
-func (a *api) get(t testing.TB, path string) response {
+// get reads as merchant 1, or with the credentials given.
+func (a *api) get(t testing.TB, path string, as ...credentials) response {
 	t.Helper()
 	req, _ := http.NewRequest("GET", a.URL+path, nil)
+	creds := merchant1
+	if len(as) > 0 {
+		creds = as[0]
+	}
+	setHeaders(req, creds.headers())
 	return do(t, req)
+}
+
+func setHeaders(req *http.Request, headers []string) {
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 }
 
 func do(t testing.TB, req *http.Request) response {
@@ -111,6 +152,7 @@ func do(t testing.TB, req *http.Request) response {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
+	conform(t, req, resp.StatusCode, resp.Header, body)
 	return response{resp.StatusCode, resp.Header, body}
 }
 
@@ -189,7 +231,7 @@ func TestBadRequests(t *testing.T) {
 		{"EmptyBody", "k", ``, "", 400, "body_required"},
 		{"Oversized", "k", `{"reference":"` + strings.Repeat("x", apihttp.MaxBodyBytes) + `"}`, "", 413, "body_too_large"},
 		{"UnknownField", "k", strings.Replace(paymentBody(100), `{`, `{"cardNumber":"4111111111111111",`, 1), "", 400, "unknown_field"},
-		{"MissingAmount", "k", `{"merchantId":"m","currency":"SGD","paymentMethodToken":"tok_12345678","reference":"r"}`, "", 400, "amount_required"},
+		{"MissingAmount", "k", `{"merchantId":"merchant-1","currency":"SGD","paymentMethodToken":"tok_12345678","reference":"r"}`, "", 400, "amount_required"},
 		{"ZeroAmount", "k", paymentBody(0), "", 400, "amount_not_positive"},
 		{"NegativeAmount", "k", paymentBody(-100), "", 400, "amount_not_positive"},
 		{"FractionalAmount", "k", paymentBody(12.5), "", 400, "amount_not_integer"},
@@ -275,9 +317,10 @@ func TestRoutingProblems(t *testing.T) {
 		{"GET", "/v1/nothing-here", 404, "not_found", ""},
 		{"GET", "/", 404, "not_found", ""},
 		{"DELETE", "/v1/payments/0190a8e4-0000-7000-8000-000000000000", 405, "method_not_allowed", "GET, HEAD"},
-		{"PUT", "/v1/payments", 405, "method_not_allowed", "POST"},
+		{"PUT", "/v1/payments", 405, "method_not_allowed", "GET, HEAD, POST"},
 	} {
 		req, _ := http.NewRequest(tc.method, a.URL+tc.path, nil)
+		setHeaders(req, merchant1.headers())
 		r := do(t, req)
 		if r.status != tc.status || r.header.Get("Content-Type") != "application/problem+json" || decode[apihttp.Problem](t, r).Code != tc.code {
 			t.Errorf("%s %s: %d %q %s, want %d %s", tc.method, tc.path, r.status, r.header.Get("Content-Type"), r.body, tc.status, tc.code)
@@ -291,7 +334,7 @@ func TestRoutingProblems(t *testing.T) {
 // A body that does not arrive within the server's read timeout is a 408,
 // not a malformed body.
 func TestSlowBodyTimesOut(t *testing.T) {
-	srv := httptest.NewUnstartedServer(apihttp.NewHandler(failing{}, slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	srv := httptest.NewUnstartedServer(apihttp.NewHandler(failing{}, anyone{}, slog.New(slog.NewJSONHandler(io.Discard, nil))))
 	srv.Config.ReadTimeout = 300 * time.Millisecond
 	srv.Start()
 	defer srv.Close()
@@ -317,14 +360,14 @@ func TestSlowBodyTimesOut(t *testing.T) {
 // database driver does: a client that hung up is not an internal error.
 type stalling struct{ failing }
 
-func (stalling) Payment(ctx context.Context, _ string) (payments.Payment, error) {
+func (stalling) Payment(ctx context.Context, _, _ string) (payments.Payment, error) {
 	<-ctx.Done()
 	return payments.Payment{}, ctx.Err()
 }
 
 func TestClientDisconnectIsNotAnError(t *testing.T) {
 	logs := &lockedWriter{w: &bytes.Buffer{}}
-	srv := httptest.NewServer(apihttp.NewHandler(stalling{}, slog.New(slog.NewJSONHandler(logs, nil))))
+	srv := httptest.NewServer(apihttp.NewHandler(stalling{}, anyone{}, slog.New(slog.NewJSONHandler(logs, nil))))
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -340,6 +383,120 @@ func TestClientDisconnectIsNotAnError(t *testing.T) {
 	got := logs.String()
 	if !strings.Contains(got, `"status":499`) || strings.Contains(got, `"level":"ERROR"`) {
 		t.Errorf("logs %s, want the request logged with status 499 and no ERROR", got)
+	}
+}
+
+// Every request acts for the merchant its credentials belong to: never one
+// a body names, never another's payments, nothing without both credentials.
+func TestTenancy(t *testing.T) {
+	a := newAPI(t)
+	created := a.post(t, `"t-1"`, paymentBody(100))
+	if created.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", created.status, created.body)
+	}
+	id := decode[payments.Payment](t, created).ID
+
+	t.Run("MerchantIdMayBeLeftOut", func(t *testing.T) {
+		r := a.post(t, `"t-2"`, strings.Replace(paymentBody(100), `"merchantId":"merchant-1",`, "", 1))
+		if r.status != http.StatusCreated || decode[payments.Payment](t, r).MerchantID != "merchant-1" {
+			t.Errorf("got %d %s, want merchant-1's payment", r.status, r.body)
+		}
+	})
+	t.Run("ErrBodyNamesAnotherMerchant", func(t *testing.T) {
+		r := a.post(t, `"t-3"`, paymentBody(100), merchant2.headers()...)
+		if r.status != http.StatusForbidden || decode[apihttp.Problem](t, r).Code != "merchant_mismatch" {
+			t.Errorf("merchant 2 creating for merchant-1: %d %s, want 403 merchant_mismatch", r.status, r.body)
+		}
+	})
+	t.Run("ErrAnotherMerchantsPaymentIsNotFound", func(t *testing.T) {
+		r := a.get(t, "/v1/payments/"+id, merchant2)
+		if r.status != http.StatusNotFound || decode[apihttp.Problem](t, r).Code != "payment_not_found" {
+			t.Errorf("merchant 2 reading merchant 1's payment: %d %s, want 404", r.status, r.body)
+		}
+		if r := a.get(t, "/v1/payments/"+id, merchant1Again); r.status != http.StatusOK {
+			t.Errorf("merchant 1 with its other key: %d %s", r.status, r.body)
+		}
+	})
+	for _, tc := range []struct {
+		name   string
+		creds  credentials
+		status int
+		code   string
+	}{
+		{"ErrNoAPIKey", credentials{"", merchant1.subject, merchant1.issuer}, 401, "credentials_missing"},
+		{"ErrNoCertificate", credentials{merchant1.keyID, "", ""}, 401, "credentials_missing"},
+		{"ErrUnknownAPIKey", credentials{"key-nobody", merchant1.subject, merchant1.issuer}, 403, "credential_unknown"},
+		{"ErrKeyAndCertificateOfTwoMerchants", credentials{merchant1.keyID, merchant2.subject, merchant2.issuer}, 403, "credentials_mismatch"},
+		{"ErrCertificateOfAnotherIssuer", credentials{merchant1.keyID, merchant1.subject, "CN=someone else's CA"}, 403, "credentials_mismatch"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, r := range []response{
+				a.get(t, "/v1/payments/"+id, tc.creds), a.get(t, "/v1/payments", tc.creds),
+				a.post(t, `"t-x"`, paymentBody(100), tc.creds.headers()...),
+			} {
+				if r.status != tc.status || decode[apihttp.Problem](t, r).Code != tc.code {
+					t.Errorf("got %d %s, want %d %s", r.status, r.body, tc.status, tc.code)
+				}
+				if wa := r.header.Get("WWW-Authenticate"); (tc.status == 401) != (wa != "") {
+					t.Errorf("status %d with WWW-Authenticate %q", r.status, wa)
+				}
+			}
+		})
+	}
+	if n := a.count(t, `SELECT count(*) FROM payments.payments`); n != 2 {
+		t.Errorf("%d payments, want the two merchant 1 made", n)
+	}
+}
+
+// GET /v1/payments pages through the caller's payments, newest first, and
+// only the caller's.
+func TestListPayments(t *testing.T) {
+	a := newAPI(t)
+	var created []string
+	for i := range 25 {
+		r := a.post(t, fmt.Sprint("list-", i), paymentBody(100+i))
+		if r.status != http.StatusCreated {
+			t.Fatalf("create %d: %d %s", i, r.status, r.body)
+		}
+		created = append(created, decode[payments.Payment](t, r).ID)
+	}
+	a.post(t, "theirs", strings.Replace(paymentBody(1), "merchant-1", "merchant-2", 1), merchant2.headers()...)
+
+	var listed []string
+	path, pages := "/v1/payments?limit=10", 0
+	for {
+		r := a.get(t, path)
+		if r.status != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+		}
+		page := decode[apihttp.PaymentList](t, r)
+		pages++
+		for _, p := range page.Payments {
+			if p.MerchantID != "merchant-1" {
+				t.Errorf("listed %s's payment", p.MerchantID)
+			}
+			listed = append(listed, p.ID)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		path = "/v1/payments?limit=10&cursor=" + page.NextCursor
+	}
+	slices.Reverse(created)
+	if !slices.Equal(listed, created) || pages != 3 {
+		t.Errorf("listed %d payments in %d pages, want the 25 created, newest first, in 3", len(listed), pages)
+	}
+	if page := decode[apihttp.PaymentList](t, a.get(t, "/v1/payments")); len(page.Payments) != payments.DefaultPageSize {
+		t.Errorf("default page: %d payments, want %d", len(page.Payments), payments.DefaultPageSize)
+	}
+	if r := a.get(t, "/v1/payments", merchant2); len(decode[apihttp.PaymentList](t, r).Payments) != 1 {
+		t.Errorf("merchant 2's list: %s", r.body)
+	}
+	for _, q := range []string{"limit=0", "limit=101", "limit=x", "limit=1&limit=2", "cursor=nope", "cursor=" + created[0]} {
+		r := a.get(t, "/v1/payments?"+q)
+		if code := decode[apihttp.Problem](t, r).Code; r.status != 400 || (code != "limit_invalid" && code != "cursor_invalid") {
+			t.Errorf("?%s: %d %s, want 400", q, r.status, r.body)
+		}
 	}
 }
 
@@ -368,12 +525,22 @@ func TestIdempotency(t *testing.T) {
 		}
 	})
 
-	t.Run("KeysAreScopedToTheAPIKey", func(t *testing.T) {
+	t.Run("KeysAreScopedToTheMerchant", func(t *testing.T) {
 		a := newAPI(t)
-		a.post(t, `"k"`, paymentBody(500), "X-Api-Key-Id", "client-a")
-		a.post(t, `"k"`, paymentBody(500), "X-Api-Key-Id", "client-b")
+		body := strings.Replace(paymentBody(500), `"merchantId":"merchant-1",`, "", 1)
+		first := a.post(t, `"k"`, body)
+		// The merchant's rotated API key replays; another merchant's same
+		// key is its own payment.
+		rotated := a.post(t, `"k"`, body, merchant1Again.headers()...)
+		other := a.post(t, `"k"`, body, merchant2.headers()...)
+		if first.status != 201 || !bytes.Equal(rotated.body, first.body) || rotated.header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("rotated key: %d %s, want the replay of %s", rotated.status, rotated.body, first.body)
+		}
+		if other.status != 201 || other.header.Get("Idempotent-Replayed") != "" || decode[payments.Payment](t, other).MerchantID != "merchant-2" {
+			t.Errorf("other merchant: %d %s, want its own payment", other.status, other.body)
+		}
 		if n := a.count(t, `SELECT count(*) FROM payments.payments`); n != 2 {
-			t.Errorf("%d payments, want one per client", n)
+			t.Errorf("%d payments, want one per merchant", n)
 		}
 	})
 
@@ -476,15 +643,23 @@ type failing struct{}
 func (failing) CreatePayment(context.Context, payments.Idempotency, payments.NewPayment) (payments.Result, error) {
 	return payments.Result{}, errors.New("pq: relation payments_secret_table does not exist")
 }
-func (failing) Payment(context.Context, string) (payments.Payment, error) { panic("boom") }
-func (failing) Ping(context.Context) error                                { return nil }
+func (failing) Payment(context.Context, string, string) (payments.Payment, error) { panic("boom") }
+func (failing) Payments(context.Context, string, payments.PageRequest) (payments.PaymentPage, error) {
+	return payments.PaymentPage{}, errors.New("pq: relation payments_secret_table does not exist")
+}
+func (failing) Ping(context.Context) error { return nil }
+
+// anyone takes every caller for merchant 1.
+type anyone struct{}
+
+func (anyone) Merchant(context.Context, payments.Caller) (string, error) { return "merchant-1", nil }
 
 func TestInternalErrorsAreNotEchoed(t *testing.T) {
 	logs := &bytes.Buffer{}
-	srv := httptest.NewServer(apihttp.NewHandler(failing{}, slog.New(slog.NewJSONHandler(logs, nil))))
+	srv := httptest.NewServer(apihttp.NewHandler(failing{}, anyone{}, slog.New(slog.NewJSONHandler(logs, nil))))
 	defer srv.Close()
 	a := &api{Server: srv}
-	for _, r := range []response{a.post(t, "k", paymentBody(1)), a.get(t, "/v1/payments/0190a8e4-0000-7000-8000-000000000000")} {
+	for _, r := range []response{a.post(t, "k", paymentBody(1)), a.get(t, "/v1/payments/0190a8e4-0000-7000-8000-000000000000"), a.get(t, "/v1/payments")} {
 		if r.status != 500 || strings.Contains(string(r.body), "payments_secret_table") || strings.Contains(string(r.body), "boom") ||
 			decode[apihttp.Problem](t, r).Detail != "internal error" {
 			t.Errorf("got %d %s", r.status, r.body)

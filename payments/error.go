@@ -7,11 +7,13 @@ import (
 
 // Error codes: few and coarse. Only the HTTP layer maps them to status codes.
 const (
-	EINVALID     = "invalid"     // the request is wrong; do not retry it unchanged
-	ENOTFOUND    = "not_found"   // no such resource
-	ECONFLICT    = "conflict"    // the request contradicts an earlier one
-	EUNAVAILABLE = "unavailable" // a dependency is down; retry later with the same Idempotency-Key
-	EINTERNAL    = "internal"    // a bug; details are logged, never shown
+	EINVALID      = "invalid"      // the request is wrong; do not retry it unchanged
+	EUNAUTHORIZED = "unauthorized" // the request carries no credential to identify its sender
+	EFORBIDDEN    = "forbidden"    // the credential is unknown, or may not do this
+	ENOTFOUND     = "not_found"    // no such resource
+	ECONFLICT     = "conflict"     // the request contradicts an earlier one
+	EUNAVAILABLE  = "unavailable"  // a dependency is down; retry later with the same Idempotency-Key
+	EINTERNAL     = "internal"     // a bug; details are logged, never shown
 )
 
 // Error is an error meant for the client: a code, a stable machine-readable

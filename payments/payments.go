@@ -66,7 +66,8 @@ func IsPaymentID(s string) bool {
 // int64's overflow in sums.
 const MaxAmount int64 = 1_000_000_000_000_000
 
-// NewPayment is a validated request to create a payment.
+// NewPayment is a validated request to create a payment. MerchantID is
+// the caller's merchant, never one a client names.
 type NewPayment struct {
 	MerchantID         string
 	Amount             int64
@@ -83,11 +84,10 @@ var (
 // Validate checks every field and reports the first problem with a stable
 // reason.
 func (p NewPayment) Validate() error {
+	if err := ValidateMerchantID(p.MerchantID); err != nil {
+		return err
+	}
 	switch {
-	case p.MerchantID == "":
-		return Errorf(EINVALID, "merchant_id_required", "merchantId is required")
-	case !merchantIDPattern.MatchString(p.MerchantID):
-		return Errorf(EINVALID, "merchant_id_invalid", "merchantId must be 1-64 letters, digits, '-' or '_'")
 	case p.Amount <= 0:
 		return Errorf(EINVALID, "amount_not_positive", "amount must be a positive integer number of minor units")
 	case p.Amount > MaxAmount:
@@ -110,6 +110,18 @@ func (p NewPayment) Validate() error {
 	return nil
 }
 
+// ValidateMerchantID checks a merchant id: 1-64 letters, digits, '-' or
+// '_' (it names secrets, tags and API keys too).
+func ValidateMerchantID(id string) error {
+	switch {
+	case id == "":
+		return Errorf(EINVALID, "merchant_id_required", "merchantId is required")
+	case !merchantIDPattern.MatchString(id):
+		return Errorf(EINVALID, "merchant_id_invalid", "merchantId must be 1-64 letters, digits, '-' or '_'")
+	}
+	return nil
+}
+
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 func validCurrency(code string) bool {
@@ -127,10 +139,11 @@ func (p NewPayment) Fingerprint() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Idempotency identifies one logical request: the key a client sent, scoped
-// to the client (its API key id), and the request's fingerprint.
+// Idempotency identifies one logical request: the key a client sent and
+// the request's fingerprint. Keys are scoped to the merchant: two
+// merchants may use the same key, one merchant's credentials (its current
+// and previous API key) share its keys.
 type Idempotency struct {
-	Scope       string
 	Key         string
 	Fingerprint string
 }
@@ -142,17 +155,60 @@ type Result struct {
 	Replayed bool
 }
 
-// Service creates and reads payments.
+// Service creates and reads payments, each for one merchant.
 type Service interface {
-	// CreatePayment creates the payment and its outbox event atomically. The
-	// same Idempotency (scope, key, fingerprint) returns the original payment
-	// with Replayed set and creates nothing; the same key with another
-	// fingerprint fails with ECONFLICT reason idempotency_key_reused.
+	// CreatePayment creates p.MerchantID's payment and its outbox event
+	// atomically. The same Idempotency (key, fingerprint) of the same
+	// merchant returns the original payment with Replayed set and creates
+	// nothing; the same key with another fingerprint fails with ECONFLICT
+	// reason idempotency_key_reused.
 	CreatePayment(ctx context.Context, idem Idempotency, p NewPayment) (Result, error)
-	// Payment returns the payment with this id, or ENOTFOUND.
-	Payment(ctx context.Context, id string) (Payment, error)
+	// Payment returns the merchant's payment with this id, or ENOTFOUND
+	// (also when the payment is another merchant's).
+	Payment(ctx context.Context, merchantID, id string) (Payment, error)
+	// Payments returns a page of the merchant's payments, newest first.
+	Payments(ctx context.Context, merchantID string, page PageRequest) (PaymentPage, error)
 	// Ping checks that the service can reach its store.
 	Ping(ctx context.Context) error
+}
+
+// Page sizes of Service.Payments.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+)
+
+// PageRequest asks for up to Limit payments created before the payment
+// with id Before (the start when empty).
+type PageRequest struct {
+	Limit  int
+	Before string
+}
+
+// PaymentPage is one page of payments, newest first. Next is the Before of
+// the following page; empty on the last page.
+type PaymentPage struct {
+	Payments []Payment
+	Next     string
+}
+
+// Caller is who sent a request, as API Gateway authenticated it: the API
+// key it presented and the client certificate of its TLS connection.
+type Caller struct {
+	APIKeyID string
+	// CertificateSubject and CertificateIssuer are the certificate's
+	// distinguished names (RFC 2253).
+	CertificateSubject string
+	CertificateIssuer  string
+}
+
+// Merchants knows which merchant each credential belongs to.
+type Merchants interface {
+	// Merchant returns the id of the merchant that both the caller's API key
+	// and its client certificate belong to. A caller without both fails with
+	// EUNAUTHORIZED; a credential no merchant holds, or credentials of two
+	// merchants, with EFORBIDDEN.
+	Merchant(ctx context.Context, caller Caller) (string, error)
 }
 
 // Decision is an acquirer's answer for a payment.

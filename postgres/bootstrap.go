@@ -57,6 +57,24 @@ type BootstrapResult struct {
 	RoleCreated bool
 }
 
+// Roles are the database roles Bootstrap creates, each logging in with IAM
+// only.
+type Roles struct {
+	// App is the services' role: reads and writes payments, reads the
+	// merchant registry.
+	App string
+	// Registrar is the merchant-key manager's role: writes the merchant
+	// registry and nothing else.
+	Registrar string
+}
+
+// DefaultRoles are the roles' names everywhere: infra grants rds-db:connect
+// for them and the services log in as them.
+var DefaultRoles = Roles{App: "payments_app", Registrar: "payments_registrar"}
+
+// registryTables are written by the registrar alone.
+const registryTables = "payments.merchants, payments.merchant_api_keys"
+
 var roleName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // Bootstrap brings a database to the current schema and makes sure the
@@ -65,10 +83,12 @@ var roleName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 // idempotent: a second run applies nothing and creates nothing. A failing
 // migration is rolled back and returned as an error carrying the database's
 // message.
-func Bootstrap(ctx context.Context, db *sql.DB, migrations fs.FS, appRole string) (BootstrapResult, error) {
+func Bootstrap(ctx context.Context, db *sql.DB, migrations fs.FS, roles Roles) (BootstrapResult, error) {
 	var res BootstrapResult
-	if !roleName.MatchString(appRole) {
-		return res, fmt.Errorf("bootstrap: application role %q is not a plain lower-case identifier", appRole)
+	for _, role := range []string{roles.App, roles.Registrar} {
+		if !roleName.MatchString(role) {
+			return res, fmt.Errorf("bootstrap: role %q is not a plain lower-case identifier", role)
+		}
 	}
 	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations)
 	if err != nil {
@@ -89,13 +109,28 @@ func Bootstrap(ctx context.Context, db *sql.DB, migrations fs.FS, appRole string
 	if res.Version, err = provider.GetDBVersion(ctx); err != nil {
 		return res, fmt.Errorf("bootstrap: read schema version: %w", err)
 	}
-	if res.RoleCreated, err = ensureAppRole(ctx, db, appRole); err != nil {
+	app := pgx.Identifier{roles.App}.Sanitize()
+	if res.RoleCreated, err = ensureRole(ctx, db, roles.App,
+		"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA payments TO "+app,
+		"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA payments TO "+app,
+		"ALTER DEFAULT PRIVILEGES IN SCHEMA payments GRANT SELECT, INSERT, UPDATE ON TABLES TO "+app,
+		"ALTER DEFAULT PRIVILEGES IN SCHEMA payments GRANT USAGE, SELECT ON SEQUENCES TO "+app,
+		// The application reads the registry; only the registrar writes it.
+		"REVOKE INSERT, UPDATE ON "+registryTables+" FROM "+app,
+	); err != nil {
 		return res, fmt.Errorf("bootstrap: application role: %w", err)
+	}
+	if _, err = ensureRole(ctx, db, roles.Registrar,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON "+registryTables+" TO "+pgx.Identifier{roles.Registrar}.Sanitize(),
+	); err != nil {
+		return res, fmt.Errorf("bootstrap: registrar role: %w", err)
 	}
 	return res, nil
 }
 
-func ensureAppRole(ctx context.Context, db *sql.DB, role string) (created bool, err error) {
+// ensureRole creates role if it does not exist (IAM login only, the
+// payments schema on its search path and usable) and applies grants.
+func ensureRole(ctx context.Context, db *sql.DB, role string, grants ...string) (created bool, err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
@@ -111,11 +146,8 @@ func ensureAppRole(ctx context.Context, db *sql.DB, role string) (created bool, 
 		"GRANT rds_iam TO " + r,
 		"ALTER ROLE " + r + " SET search_path = payments",
 		"GRANT USAGE ON SCHEMA payments TO " + r,
-		"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA payments TO " + r,
-		"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA payments TO " + r,
-		"ALTER DEFAULT PRIVILEGES IN SCHEMA payments GRANT SELECT, INSERT, UPDATE ON TABLES TO " + r,
-		"ALTER DEFAULT PRIVILEGES IN SCHEMA payments GRANT USAGE, SELECT ON SEQUENCES TO " + r,
 	}
+	statements = append(statements, grants...)
 	if !exists {
 		statements = append([]string{"CREATE ROLE " + r + " LOGIN"}, statements...)
 	}

@@ -83,7 +83,7 @@ func TestBootstrap(t *testing.T) {
 
 	t.Run("OK", func(t *testing.T) {
 		db := pgtest.Open(t, server.NewDatabase(t))
-		got, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), "payments_app")
+		got, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), postgres.DefaultRoles)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,10 +106,10 @@ func TestBootstrap(t *testing.T) {
 
 	t.Run("SecondRunChangesNothing", func(t *testing.T) {
 		db := pgtest.Open(t, server.NewDatabase(t))
-		if _, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), "payments_app"); err != nil {
+		if _, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), postgres.DefaultRoles); err != nil {
 			t.Fatal(err)
 		}
-		got, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), "payments_app")
+		got, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), postgres.DefaultRoles)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,24 +120,33 @@ func TestBootstrap(t *testing.T) {
 
 	t.Run("AppRoleUsesOnlyThePaymentsSchema", func(t *testing.T) {
 		db := pgtest.Open(t, server.NewDatabase(t))
-		if _, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), "payments_app"); err != nil {
+		if _, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), postgres.DefaultRoles); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range []struct {
-			privilege, table string
-			want             bool
+			role, privilege, table string
+			want                   bool
 		}{
-			{"INSERT", "payments.payments", true},
-			{"UPDATE", "payments.outbox", true},
-			{"DELETE", "payments.payments", false},
-			{"SELECT", "public.goose_db_version", false},
+			{"payments_app", "INSERT", "payments.payments", true},
+			{"payments_app", "UPDATE", "payments.outbox", true},
+			{"payments_app", "DELETE", "payments.payments", false},
+			{"payments_app", "SELECT", "public.goose_db_version", false},
+			// The registry: the application reads it, the registrar alone
+			// writes it, and the registrar touches nothing else.
+			{"payments_app", "SELECT", "payments.merchant_api_keys", true},
+			{"payments_app", "INSERT", "payments.merchant_api_keys", false},
+			{"payments_app", "UPDATE", "payments.merchants", false},
+			{"payments_registrar", "INSERT", "payments.merchants", true},
+			{"payments_registrar", "DELETE", "payments.merchant_api_keys", true},
+			{"payments_registrar", "SELECT", "payments.payments", false},
+			{"payments_registrar", "INSERT", "payments.idempotency_keys", false},
 		} {
 			var got bool
-			if err := db.QueryRowContext(ctx, `SELECT has_table_privilege('payments_app', $1, $2)`, c.table, c.privilege).Scan(&got); err != nil {
+			if err := db.QueryRowContext(ctx, `SELECT has_table_privilege($1, $2, $3)`, c.role, c.table, c.privilege).Scan(&got); err != nil {
 				t.Fatal(err)
 			}
 			if got != c.want {
-				t.Errorf("%s on %s: %v, want %v", c.privilege, c.table, got, c.want)
+				t.Errorf("%s: %s on %s: %v, want %v", c.role, c.privilege, c.table, got, c.want)
 			}
 		}
 	})
@@ -148,7 +157,7 @@ func TestBootstrap(t *testing.T) {
 			"00001_ok.sql":     {Data: []byte("-- +goose Up\nCREATE TABLE ok (id int);\n")},
 			"00002_broken.sql": {Data: []byte("-- +goose Up\nCREATE TABLE broken (id int);\nALTER TABLE missing ADD COLUMN x int;\n")},
 		}
-		got, err := postgres.Bootstrap(ctx, db, migrations, "payments_app")
+		got, err := postgres.Bootstrap(ctx, db, migrations, postgres.DefaultRoles)
 		if err == nil {
 			t.Fatal("a failing migration was reported as success")
 		}
@@ -166,7 +175,7 @@ func TestBootstrap(t *testing.T) {
 
 	t.Run("ErrRoleName", func(t *testing.T) {
 		db := pgtest.Open(t, server.NewDatabase(t))
-		if _, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), `app"; DROP TABLE x; --`); err == nil {
+		if _, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), postgres.Roles{App: `app"; DROP TABLE x; --`, Registrar: "r"}); err == nil {
 			t.Error("an unsafe role name was accepted")
 		}
 	})

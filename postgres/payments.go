@@ -41,7 +41,7 @@ func NewPaymentService(writer, reader *pgxpool.Pool) *PaymentService {
 // one. (Foreign keys are checked at the end of the statement.)
 const createPayment = `WITH idem AS (
 	INSERT INTO payments.idempotency_keys
-		(api_key_id, idempotency_key, request_hash, payment_id, response_status, response_body, created_at)
+		(merchant_id, idempotency_key, request_hash, payment_id, response_status, response_body, created_at)
 	VALUES ($1, $2, $3, $4, 201, $11, $10)
 	ON CONFLICT DO NOTHING
 	RETURNING payment_id
@@ -75,24 +75,24 @@ func (s *PaymentService) CreatePayment(ctx context.Context, idem payments.Idempo
 	if err != nil {
 		return payments.Result{}, err
 	}
-	tag, err := s.writer.Exec(ctx, createPayment, idem.Scope, idem.Key, fingerprint, pay.ID,
+	tag, err := s.writer.Exec(ctx, createPayment, p.MerchantID, idem.Key, fingerprint, pay.ID,
 		pay.MerchantID, pay.Amount, pay.Currency, pay.PaymentMethodToken, pay.Reference, now, snapshot)
 	if err != nil {
 		return payments.Result{}, classify(err)
 	}
 	if tag.RowsAffected() == 0 {
-		return s.replay(ctx, idem, fingerprint)
+		return s.replay(ctx, p.MerchantID, idem, fingerprint)
 	}
 	return payments.Result{Payment: pay}, nil
 }
 
 // replay answers a request whose key was used before: the original payment
 // as it was first returned, or a conflict if the request differs.
-func (s *PaymentService) replay(ctx context.Context, idem payments.Idempotency, fingerprint []byte) (payments.Result, error) {
+func (s *PaymentService) replay(ctx context.Context, merchantID string, idem payments.Idempotency, fingerprint []byte) (payments.Result, error) {
 	var stored []byte
 	var body []byte
 	err := s.writer.QueryRow(ctx, `SELECT request_hash, response_body FROM payments.idempotency_keys
-		WHERE api_key_id = $1 AND idempotency_key = $2`, idem.Scope, idem.Key).Scan(&stored, &body)
+		WHERE merchant_id = $1 AND idempotency_key = $2`, merchantID, idem.Key).Scan(&stored, &body)
 	if err != nil {
 		return payments.Result{}, classify(err)
 	}
@@ -113,14 +113,15 @@ func (s *PaymentService) replay(ctx context.Context, idem payments.Idempotency, 
 }
 
 // Payment reads from the readers; a payment too new to have reached them
-// (replica lag) is read from the writer.
-func (s *PaymentService) Payment(ctx context.Context, id string) (payments.Payment, error) {
+// (replica lag) is read from the writer. Another merchant's payment is not
+// found, exactly like one that does not exist.
+func (s *PaymentService) Payment(ctx context.Context, merchantID, id string) (payments.Payment, error) {
 	if !payments.IsPaymentID(id) {
 		return payments.Payment{}, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no payment %q", id)
 	}
-	pay, err := readPayment(ctx, s.reader, id)
+	pay, err := readPayment(ctx, s.reader, merchantID, id)
 	if errors.Is(err, pgx.ErrNoRows) && s.reader != s.writer {
-		pay, err = readPayment(ctx, s.writer, id)
+		pay, err = readPayment(ctx, s.writer, merchantID, id)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return payments.Payment{}, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no payment %q", id)
@@ -131,14 +132,52 @@ func (s *PaymentService) Payment(ctx context.Context, id string) (payments.Payme
 	return pay, nil
 }
 
-func readPayment(ctx context.Context, pool *pgxpool.Pool, id string) (payments.Payment, error) {
+// publicColumns are what the API shows of a payment (never the token).
+const publicColumns = `id, merchant_id, amount_minor, currency, reference, status, created_at, updated_at`
+
+func scanPublic(row pgx.Row) (payments.Payment, error) {
 	var p payments.Payment
 	var status string
-	err := pool.QueryRow(ctx, `SELECT id, merchant_id, amount_minor, currency, reference, status, created_at, updated_at
-		FROM payments.payments WHERE id = $1`, id).
-		Scan(&p.ID, &p.MerchantID, &p.Amount, &p.Currency, &p.Reference, &status, &p.CreatedAt, &p.UpdatedAt)
+	err := row.Scan(&p.ID, &p.MerchantID, &p.Amount, &p.Currency, &p.Reference, &status, &p.CreatedAt, &p.UpdatedAt)
 	p.Status = payments.Status(status)
 	return p, err
+}
+
+func readPayment(ctx context.Context, pool *pgxpool.Pool, merchantID, id string) (payments.Payment, error) {
+	return scanPublic(pool.QueryRow(ctx, `SELECT `+publicColumns+` FROM payments.payments WHERE id = $1 AND merchant_id = $2`, id, merchantID))
+}
+
+// Payments reads a page of the merchant's payments from the readers,
+// newest first, by the (merchant_id, id) index: ids are UUIDv7, ordered by
+// creation time. A payment created a moment ago may not have reached the
+// readers yet; a client that needs it reads it by id.
+func (s *PaymentService) Payments(ctx context.Context, merchantID string, page payments.PageRequest) (payments.PaymentPage, error) {
+	if page.Limit < 1 || page.Limit > payments.MaxPageSize {
+		return payments.PaymentPage{}, payments.Errorf(payments.EINVALID, "limit_invalid", "limit must be 1-%d", payments.MaxPageSize)
+	}
+	var before *string
+	if page.Before != "" {
+		if !payments.IsPaymentID(page.Before) {
+			return payments.PaymentPage{}, payments.Errorf(payments.EINVALID, "cursor_invalid", "the cursor is not one this API returned")
+		}
+		before = &page.Before
+	}
+	rows, err := s.reader.Query(ctx, `SELECT `+publicColumns+` FROM payments.payments
+		WHERE merchant_id = $1 AND ($2::uuid IS NULL OR id < $2::uuid)
+		ORDER BY id DESC LIMIT $3`, merchantID, before, page.Limit+1)
+	if err != nil {
+		return payments.PaymentPage{}, classify(err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (payments.Payment, error) { return scanPublic(row) })
+	if err != nil {
+		return payments.PaymentPage{}, classify(err)
+	}
+	result := payments.PaymentPage{Payments: list}
+	if len(list) > page.Limit {
+		result.Payments = list[:page.Limit]
+		result.Next = list[page.Limit-1].ID
+	}
+	return result, nil
 }
 
 // Ping checks the writer.

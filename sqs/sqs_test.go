@@ -50,7 +50,7 @@ func (q *fakeQueue) SendMessageBatch(_ context.Context, in *awssqs.SendMessageBa
 func setup(t *testing.T, n int) (*postgres.OutboxRelay, *fakeQueue, func() int) {
 	t.Helper()
 	dsn := server.NewDatabase(t)
-	if _, err := postgres.Bootstrap(context.Background(), pgtest.Open(t, dsn), postgres.Migrations(), "payments_app"); err != nil {
+	if _, err := postgres.Bootstrap(context.Background(), pgtest.Open(t, dsn), postgres.Migrations(), postgres.DefaultRoles); err != nil {
 		t.Fatal(err)
 	}
 	pool, err := postgres.NewPool(context.Background(), postgres.PoolConfig{DSN: dsn, MaxConns: 8})
@@ -61,7 +61,7 @@ func setup(t *testing.T, n int) (*postgres.OutboxRelay, *fakeQueue, func() int) 
 	svc := postgres.NewPaymentService(pool, pool)
 	for i := range n {
 		p := payments.NewPayment{MerchantID: "m", Amount: int64(i + 1), Currency: "SGD", PaymentMethodToken: "tok_12345678", Reference: "r"}
-		if _, err := svc.CreatePayment(context.Background(), payments.Idempotency{Scope: "s", Key: strconv.Itoa(i), Fingerprint: p.Fingerprint()}, p); err != nil {
+		if _, err := svc.CreatePayment(context.Background(), payments.Idempotency{Key: strconv.Itoa(i), Fingerprint: p.Fingerprint()}, p); err != nil {
 			t.Fatal(err)
 		}
 	}

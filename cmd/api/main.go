@@ -174,7 +174,7 @@ func run(ctx context.Context, logger *slog.Logger, getenv func(string) string) e
 
 	srv := &http.Server{
 		Addr:              cfg.Addr,
-		Handler:           apihttp.NewHandler(postgres.NewPaymentService(writer, reader), logger),
+		Handler:           apihttp.NewHandler(postgres.NewPaymentService(writer, reader), postgres.NewMerchantRegistry(reader, postgres.MerchantAnswerTTL), logger),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -58,7 +58,7 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 	}
 	defer server.Stop()
 	dsn := server.NewDatabase(t)
-	if _, err := postgres.Bootstrap(context.Background(), pgtest.Open(t, dsn), postgres.Migrations(), "payments_app"); err != nil {
+	if _, err := postgres.Bootstrap(context.Background(), pgtest.Open(t, dsn), postgres.Migrations(), postgres.DefaultRoles); err != nil {
 		t.Fatal(err)
 	}
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -151,7 +151,7 @@ func TestOutboxReport(t *testing.T) {
 	defer server.Stop()
 	dsn := server.NewDatabase(t)
 	ctx := context.Background()
-	if _, err := postgres.Bootstrap(ctx, pgtest.Open(t, dsn), postgres.Migrations(), "payments_app"); err != nil {
+	if _, err := postgres.Bootstrap(ctx, pgtest.Open(t, dsn), postgres.Migrations(), postgres.DefaultRoles); err != nil {
 		t.Fatal(err)
 	}
 	pool, err := postgres.NewPool(ctx, postgres.PoolConfig{DSN: dsn, MaxConns: 4})
@@ -162,7 +162,7 @@ func TestOutboxReport(t *testing.T) {
 	svc := postgres.NewPaymentService(pool, pool)
 	for i := range 3 {
 		p := payments.NewPayment{MerchantID: "m", Amount: 100, Currency: "SGD", PaymentMethodToken: "tok_12345678", Reference: "r"}
-		if _, err := svc.CreatePayment(ctx, payments.Idempotency{Scope: "s", Key: fmt.Sprint(i), Fingerprint: p.Fingerprint()}, p); err != nil {
+		if _, err := svc.CreatePayment(ctx, payments.Idempotency{Key: fmt.Sprint(i), Fingerprint: p.Fingerprint()}, p); err != nil {
 			t.Fatal(err)
 		}
 	}

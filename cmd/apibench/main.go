@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fintech/payments-platform/gateway"
 	apihttp "github.com/fintech/payments-platform/http"
 	"github.com/fintech/payments-platform/postgres"
 	"github.com/fintech/payments-platform/postgres/pgtest"
@@ -62,8 +64,13 @@ func main() {
 // the baseline pays no extra round trip for them, as the API pays none.
 const pgbenchScript = `\set k random(1, 9000000000000000000)
 \set amount random(1, 100000)
-WITH idem AS (INSERT INTO payments.idempotency_keys (api_key_id, idempotency_key, request_hash, payment_id, response_status, response_body, created_at) VALUES ('pgbench', :k, decode(md5(:k::text) || md5(:k::text), 'hex'), md5(:k::text)::uuid, 201, '` + snapshot + `', now()) ON CONFLICT DO NOTHING RETURNING payment_id), pay AS (INSERT INTO payments.payments (id, merchant_id, amount_minor, currency, payment_method_token, reference, status, created_at, updated_at) SELECT payment_id, 'merchant-1', :amount, 'SGD', 'tok_4f9a8b7c6d5e', 'bench', 'pending', now(), now() FROM idem RETURNING id) INSERT INTO payments.outbox (payment_id, event_type, payload, created_at) SELECT id, 'payment.created', '` + snapshot + `', now() FROM pay;
+WITH idem AS (INSERT INTO payments.idempotency_keys (merchant_id, idempotency_key, request_hash, payment_id, response_status, response_body, created_at) VALUES ('merchant-1', :k, decode(md5(:k::text) || md5(:k::text), 'hex'), md5(:k::text)::uuid, 201, '` + snapshot + `', now()) ON CONFLICT DO NOTHING RETURNING payment_id), pay AS (INSERT INTO payments.payments (id, merchant_id, amount_minor, currency, payment_method_token, reference, status, created_at, updated_at) SELECT payment_id, 'merchant-1', :amount, 'SGD', 'tok_4f9a8b7c6d5e', 'bench', 'pending', now(), now() FROM idem RETURNING id) INSERT INTO payments.outbox (payment_id, event_type, payload, created_at) SELECT id, 'payment.created', '` + snapshot + `', now() FROM pay;
 `
+
+// The bench merchant's credentials, as API Gateway forwards them.
+var benchCertificate = gateway.Certificate{Subject: "CN=merchant-1,O=bench", Issuer: "CN=bench CA"}
+
+const benchAPIKeyID = "bench-key"
 
 // snapshot is a response body of the size the API stores.
 const snapshot = `{"id":"0190a8e4-1f0b-7c2e-8d5a-3b6f9e2c1d4a","merchantId":"merchant-1","amount":1250,"currency":"SGD","reference":"bench","status":"pending","createdAt":"2026-11-28T04:00:00.123456Z","updatedAt":"2026-11-28T04:00:00.123456Z"}`
@@ -84,7 +91,7 @@ func run(concurrency int, duration time.Duration, conns int) error {
 		return err
 	}
 	defer db.Close()
-	if _, err := postgres.Bootstrap(context.Background(), db, postgres.Migrations(), "payments_app"); err != nil {
+	if _, err := postgres.Bootstrap(context.Background(), db, postgres.Migrations(), postgres.DefaultRoles); err != nil {
 		return err
 	}
 	fmt.Printf("payment API benchmark on loopback: %d clients, %s per run, PostgreSQL with fsync on\n", concurrency, duration)
@@ -100,12 +107,20 @@ func run(concurrency int, duration time.Duration, conns int) error {
 		return err
 	}
 	defer pool.Close()
+	// The API identifies the caller's merchant on every request, as in
+	// production: registered credentials, the registry's answers reused
+	// for the production ttl.
+	registry := postgres.NewMerchantRegistry(pool, postgres.MerchantAnswerTTL)
+	if err := errors.Join(registry.Register(context.Background(), "merchant-1", benchCertificate),
+		registry.AddAPIKey(context.Background(), "merchant-1", benchAPIKeyID)); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           apihttp.NewHandler(postgres.NewPaymentService(pool, pool), slog.New(slog.NewJSONHandler(io.Discard, nil))),
+		Handler:           apihttp.NewHandler(postgres.NewPaymentService(pool, pool), registry, slog.New(slog.NewJSONHandler(io.Discard, nil))),
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 	}
 	go srv.Serve(ln)
@@ -186,7 +201,9 @@ init = function(args)
 end
 request = function()
   counter = counter + 1
-  return wrk.format("POST", "/v1/payments", {["Content-Type"] = "application/json", ["Idempotency-Key"] = '"' .. prefix .. "-" .. counter .. '"'}, body)
+  return wrk.format("POST", "/v1/payments", {["Content-Type"] = "application/json", ["Idempotency-Key"] = '"' .. prefix .. "-" .. counter .. '"',
+    ["` + gateway.HeaderAPIKeyID + `"] = "` + benchAPIKeyID + `", ["` + gateway.HeaderClientCertSubject + `"] = "CN=merchant-1,O=bench",
+    ["` + gateway.HeaderClientCertIssuer + `"] = "CN=bench CA"}, body)
 end
 done = function(summary, latency, requests)
   local e = summary.errors

@@ -43,8 +43,10 @@ type Event struct {
 type Properties struct {
 	// SecretArn is the master credential (the RDS-generated JSON secret).
 	SecretArn string `json:"SecretArn"`
-	// AppRole is the IAM-authenticated application role to create.
-	AppRole string `json:"AppRole"`
+	// AppRole and RegistrarRole are the IAM-authenticated roles to create:
+	// the services' and the merchant-key manager's.
+	AppRole       string `json:"AppRole"`
+	RegistrarRole string `json:"RegistrarRole"`
 	// MigrationsDigest changes whenever a migration does, so that a stack
 	// update re-runs the bootstrap; the handler does not read it.
 	MigrationsDigest string `json:"MigrationsDigest"`
@@ -83,8 +85,8 @@ func (h handler) handle(ctx context.Context, e Event) (Response, error) {
 		return resp, fmt.Errorf("dbinit: unknown request type %q", e.RequestType)
 	}
 	p := e.ResourceProperties
-	if p.SecretArn == "" || p.AppRole == "" {
-		return resp, errors.New("dbinit: SecretArn and AppRole are required properties")
+	if p.SecretArn == "" || p.AppRole == "" || p.RegistrarRole == "" {
+		return resp, errors.New("dbinit: SecretArn, AppRole and RegistrarRole are required properties")
 	}
 	raw, err := h.secret(ctx, p.SecretArn)
 	if err != nil {
@@ -99,7 +101,7 @@ func (h handler) handle(ctx context.Context, e Event) (Response, error) {
 		return resp, fmt.Errorf("dbinit: connect to %s: %w", s.Host, err)
 	}
 	defer db.Close()
-	res, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), p.AppRole)
+	res, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), postgres.Roles{App: p.AppRole, Registrar: p.RegistrarRole})
 	if err != nil {
 		return resp, fmt.Errorf("dbinit: %w", err)
 	}

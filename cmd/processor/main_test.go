@@ -38,7 +38,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	dsn := server.NewDatabase(t)
-	if _, err := postgres.Bootstrap(context.Background(), pgtest.Open(t, dsn), postgres.Migrations(), "payments_app"); err != nil {
+	if _, err := postgres.Bootstrap(context.Background(), pgtest.Open(t, dsn), postgres.Migrations(), postgres.DefaultRoles); err != nil {
 		t.Fatal(err)
 	}
 	pool, err := postgres.NewPool(context.Background(), postgres.PoolConfig{DSN: dsn, MaxConns: 10})
@@ -60,7 +60,7 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) create(t *testing.T, amount int64, token string) events.SQSMessage {
 	t.Helper()
 	p := payments.NewPayment{MerchantID: "merchant-1", Amount: amount, Currency: "SGD", PaymentMethodToken: token, Reference: "r"}
-	res, err := f.service.CreatePayment(context.Background(), payments.Idempotency{Scope: "s", Key: fmt.Sprint(rand.Int64()), Fingerprint: p.Fingerprint()}, p)
+	res, err := f.service.CreatePayment(context.Background(), payments.Idempotency{Key: fmt.Sprint(rand.Int64()), Fingerprint: p.Fingerprint()}, p)
 	if err != nil {
 		t.Fatal(err)
 	}
