@@ -18,7 +18,7 @@ ENV_STACKS = 'Payments*-$(ENV)'
 
 # Go package roots (`./...` would descend into node_modules, which ships Go
 # template files of `cdk init`).
-GO_PACKAGES := ./cmd/... ./environment/... ./metrics/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/... ./diagram/... ./assembly/... ./cost/...
+GO_PACKAGES := ./cmd/... ./environment/... ./metrics/... ./gateway/... ./openapi/... ./merchantadmin/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/... ./diagram/... ./assembly/... ./cost/...
 
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # No update checks or telemetry from the CLI: synth must not need a network.
@@ -126,6 +126,28 @@ destroy: deps ## destroy every stack of ENV (non-production environments leave n
 .PHONY: redrive-dlq
 redrive-dlq: ## move ENV's dead-letter queue back to its payment queue once the cause is fixed (docs/RUNBOOK.md; needs AWS credentials)
 	go run ./cmd/redrive -env $(ENV) -wait
+
+# A merchant: MERCHANT=<id>, its client certificate CERT (default: one the
+# development CA issues, certs/merchants/<id>.pem), optionally READER=<ARN of
+# the merchant's IAM role> that may read its API key.
+MERCHANT ?=
+CERT ?= certs/merchants/$(MERCHANT).pem
+READER ?=
+
+.PHONY: merchant-onboard
+merchant-onboard: ## onboard MERCHANT in ENV: register its certificate, create its rotated API key (README, Merchants; needs AWS credentials)
+	@test -n "$(MERCHANT)" || { echo "set MERCHANT=<id>"; exit 1; }
+	@test -f "$(CERT)" || go run ./cmd/devcerts -merchant $(MERCHANT)
+	go run ./cmd/merchant onboard -env $(ENV) -id $(MERCHANT) -cert $(CERT) $(if $(READER),-reader $(READER)) -wait
+
+.PHONY: merchant-offboard
+merchant-offboard: ## offboard MERCHANT from ENV: its keys, registry entry, reader grant and secret go (needs AWS credentials)
+	@test -n "$(MERCHANT)" || { echo "set MERCHANT=<id>"; exit 1; }
+	go run ./cmd/merchant offboard -env $(ENV) -id $(MERCHANT)
+
+.PHONY: merchants
+merchants: ## list ENV's merchants and their API-key secrets (needs AWS credentials)
+	go run ./cmd/merchant list -env $(ENV)
 
 .PHONY: clean
 clean: ## remove build outputs

@@ -43,11 +43,15 @@ type Quantities struct {
 	KMSKeys               int
 	Secrets               int
 	LogGroups             int
+	ProtectedLogGroups    int // with a data-protection policy
 	Alarms, Dashboards    int
 	Queues                int
 	ProcessorMemoryGB     float64 // the function behind the SQS event source
 	ProcessorBatchSize    int
-	RateLimit             float64 // the usage plan's requests per second
+	// AuthorizerMemoryGB is the memory of the functions behind authorizers
+	// whose answers are never cached: each runs once per request.
+	AuthorizerMemoryGB float64
+	RateLimit          float64 // the usage plan's requests per second
 }
 
 // Measure counts the billable resources of every stack.
@@ -104,6 +108,9 @@ func Measure(stacks []*assembly.Stack) (Quantities, error) {
 				q.Secrets++
 			case "AWS::Logs::LogGroup":
 				q.LogGroups++
+				if p["DataProtectionPolicy"] != nil {
+					q.ProtectedLogGroups++
+				}
 			case "AWS::CloudWatch::Alarm":
 				// An anomaly-detection alarm is billed as three metrics:
 				// the metric and the band's two bounds.
@@ -116,6 +123,11 @@ func Measure(stacks []*assembly.Stack) (Quantities, error) {
 				q.Dashboards++
 			case "AWS::SQS::Queue":
 				q.Queues++
+			case "AWS::ApiGateway::Authorizer":
+				if assembly.Int(p["AuthorizerResultTtlInSeconds"]) == 0 {
+					fn := resources[getAttTarget(p["AuthorizerUri"])]
+					q.AuthorizerMemoryGB += float64(assembly.Int(fn.Properties["MemorySize"])) / 1024
+				}
 			case "AWS::Lambda::EventSourceMapping":
 				target, _ := p["FunctionName"].(map[string]any)
 				fn := resources[str(target["Ref"])]
@@ -131,6 +143,29 @@ func Measure(stacks []*assembly.Stack) (Quantities, error) {
 		return q, fmt.Errorf("cost: %s", strings.Join(problems, "; "))
 	}
 	return q, nil
+}
+
+// getAttTarget is the logical id of the first Fn::GetAtt found in a
+// template value ("" if none).
+func getAttTarget(v any) string {
+	switch v := v.(type) {
+	case map[string]any:
+		if att, ok := v["Fn::GetAtt"].([]any); ok && len(att) > 0 {
+			return str(att[0])
+		}
+		for _, key := range slices.Sorted(maps.Keys(v)) {
+			if id := getAttTarget(v[key]); id != "" {
+				return id
+			}
+		}
+	case []any:
+		for _, item := range v {
+			if id := getAttTarget(item); id != "" {
+				return id
+			}
+		}
+	}
+	return ""
 }
 
 // Prices are on-demand list prices in USD for one region.
@@ -154,6 +189,9 @@ type Prices struct {
 	InternetTransfer      float64
 	CrossAZTransfer       float64 // each direction
 	LogsIngestion         float64
+	// LogsDataProtection is the price of scanning ingested log data with
+	// a data-protection policy.
+	LogsDataProtection float64
 	// per GB-month
 	EBS, AuroraStorage, S3Standard, S3StandardReplica, LogsStorage float64
 	// per million
@@ -196,6 +234,7 @@ var Singapore = Prices{
 	InternetTransfer:      0.12,
 	CrossAZTransfer:       0.01,
 	LogsIngestion:         0.70,
+	LogsDataProtection:    0.12,
 	EBS:                   0.096,
 	AuroraStorage:         0.11,
 	S3Standard:            0.025,
@@ -260,6 +299,11 @@ type Profile struct {
 	EndpointGB       float64
 	KMSRequests      float64
 	CustomMetrics    int
+	// Merchants onboarded: each has an API-key secret, created at run time.
+	Merchants int
+	// AuthorizerMs is the client-certificate authorizer's billed duration
+	// per request (parsing one certificate).
+	AuthorizerMs float64
 }
 
 // NonProduction is a pull-request environment: deployed, tested, mostly
@@ -268,6 +312,7 @@ var NonProduction = Profile{
 	Name: "non-production", RequestsPerSecond: 1, PaymentShare: 0.5, RequestsPerTaskVCPU: 2300, RequestKB: 2,
 	ProcessorMsPerBatch: 60, DatabaseGB: 10, DatabaseIOPerPay: 8, DocumentsGB: 5, DocumentsNewGB: 1,
 	LogKBPerRequest: 4, BaseLogGB: 5, StoredLogGB: 5, NATGB: 1, EndpointGB: 10, KMSRequests: 200_000, CustomMetrics: 8,
+	Merchants: 2, AuthorizerMs: 3,
 }
 
 // Production averages a tenth of the 1,000 req/s throttle over the month.
@@ -275,6 +320,7 @@ var Production = Profile{
 	Name: "production", RequestsPerSecond: 100, PaymentShare: 0.5, RequestsPerTaskVCPU: 2300, RequestKB: 2,
 	ProcessorMsPerBatch: 60, DatabaseGB: 200, DatabaseIOPerPay: 8, DocumentsGB: 500, DocumentsNewGB: 50,
 	LogKBPerRequest: 4, BaseLogGB: 50, StoredLogGB: 1000, NATGB: 50, EndpointGB: 200, KMSRequests: 2_000_000, CustomMetrics: 8,
+	Merchants: 50, AuthorizerMs: 3,
 }
 
 // Line is one item of an estimate.
@@ -375,6 +421,10 @@ func Of(q Quantities, p Profile, c Prices) (Estimate, error) {
 		"%.2f M batches of %d at %g ms × %g GB, arm64; rotation and custom-resource functions run a few times a month",
 		batches/1e6, q.ProcessorBatchSize, p.ProcessorMsPerBatch, q.ProcessorMemoryGB)
 
+	add("Lambda (authorizer)", millions*c.LambdaRequests+requests*p.AuthorizerMs/1000*q.AuthorizerMemoryGB*c.LambdaGBSecond,
+		"%.1f M invocations (one per request: a certificate is no cache key) at %g ms × %g GB, arm64",
+		millions, p.AuthorizerMs, q.AuthorizerMemoryGB)
+
 	// Send, receive and delete are batched by 10; pollers add about 1 M
 	// empty receives a month.
 	sqsMillions := payments*0.3/1e6 + 1
@@ -388,12 +438,17 @@ func Of(q Quantities, p Profile, c Prices) (Estimate, error) {
 		"%d customer-managed keys (rotation included) at $%g, %.1f M requests at $%.2g/10k (S3 Bucket Keys and SQS data-key reuse keep them low)",
 		q.KMSKeys, c.KMSKey, p.KMSRequests/1e6, c.KMSRequests10k)
 
-	add("Secrets Manager", float64(q.Secrets)*c.Secret, "%d secrets at $%.2g", q.Secrets, c.Secret)
+	add("Secrets Manager", float64(q.Secrets+p.Merchants)*c.Secret, "%d of the stacks' and %d merchants' API-key secrets at $%.2g",
+		q.Secrets, p.Merchants, c.Secret)
 
-	logGB := requests*p.LogKBPerRequest/1e6 + p.BaseLogGB
-	add("CloudWatch Logs", logGB*c.LogsIngestion+p.StoredLogGB*c.LogsStorage,
-		"%.0f GB ingested (%g KB per request + %g GB base) at $%.2g/GB; %g GB stored at $%.3g/GB-month, growing under 2557-day retention; %d log groups",
-		logGB, p.LogKBPerRequest, p.BaseLogGB, c.LogsIngestion, p.StoredLogGB, c.LogsStorage, q.LogGroups)
+	// The per-request logs (API access, WAF, service, processor) are the
+	// ones with a card-data protection policy, which scans what they ingest.
+	requestLogGB := requests * p.LogKBPerRequest / 1e6
+	logGB := requestLogGB + p.BaseLogGB
+	add("CloudWatch Logs", logGB*c.LogsIngestion+requestLogGB*c.LogsDataProtection+p.StoredLogGB*c.LogsStorage,
+		"%.0f GB ingested (%g KB per request + %g GB base) at $%.2g/GB, %.0f GB of it scanned for card data (%d protected log groups) at $%.2g/GB; "+
+			"%g GB stored at $%.3g/GB-month, growing under 2557-day retention; %d log groups",
+		logGB, p.LogKBPerRequest, p.BaseLogGB, c.LogsIngestion, requestLogGB, q.ProtectedLogGroups, c.LogsDataProtection, p.StoredLogGB, c.LogsStorage, q.LogGroups)
 
 	add("CloudWatch metrics, alarms, dashboard", float64(p.CustomMetrics)*c.CustomMetric+float64(q.Alarms)*c.Alarm+float64(q.Dashboards)*c.Dashboard,
 		"%d custom metrics (EMF) at $%.2g, %d alarm metrics (an anomaly-detection alarm is three) at $%.2g, %d dashboard at $%g", p.CustomMetrics, c.CustomMetric, q.Alarms, c.Alarm, q.Dashboards, c.Dashboard)

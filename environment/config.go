@@ -35,15 +35,17 @@ const OfflineAccount = "123456789012"
 
 // Context keys, exactly as they are passed with `cdk synth -c key=value`.
 const (
-	KeyEnvironmentSuffix            = "environmentSuffix"
-	KeyAccount                      = "account"
-	KeyReplicaRegion                = "replicaRegion"
-	KeyProduction                   = "production"
-	KeyVpcCidr                      = "vpcCidr"
-	KeyDomainName                   = "domainName"
-	KeyHostedZoneID                 = "hostedZoneId"
-	KeyHostedZoneName               = "hostedZoneName"
-	KeyMtlsTruststore               = "mtlsTruststore"
+	KeyEnvironmentSuffix = "environmentSuffix"
+	KeyAccount           = "account"
+	KeyReplicaRegion     = "replicaRegion"
+	KeyProduction        = "production"
+	KeyVpcCidr           = "vpcCidr"
+	KeyDomainName        = "domainName"
+	KeyHostedZoneID      = "hostedZoneId"
+	KeyHostedZoneName    = "hostedZoneName"
+	KeyMtlsTruststore    = "mtlsTruststore"
+	// KeyAPIKeySecretArn is refused: the platform's one API key gave way to
+	// merchants' keys.
 	KeyAPIKeySecretArn              = "apiKeySecretArn"
 	KeyAPICertificateArn            = "apiCertificateArn"
 	KeyALBCertificateArn            = "albCertificateArn"
@@ -104,9 +106,6 @@ type Config struct {
 	// TruststorePEM is that bundle, read once by Load; the placeholder CA
 	// when MtlsTruststore is empty.
 	TruststorePEM string
-	// APIKeySecretArn imports an existing Secrets Manager secret holding the
-	// API key; empty means the stack creates the secret.
-	APIKeySecretArn string
 	// DBInstanceClass is the Graviton class of the three Aurora instances,
 	// without the "db." prefix. Default t4g.medium (burstable), or r7g.large
 	// (memory-optimised) in production.
@@ -168,7 +167,6 @@ var (
 	hostedZoneIDPattern    = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 	dnsLabelPattern        = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	dbInstanceClassPattern = regexp.MustCompile(`^(t4g\.(medium|large)|(r6g|r7g|r8g|x2g)\.(large|[1-9]?[0-9]?xlarge))$`)
-	secretArnPattern       = regexp.MustCompile(`^arn:aws:secretsmanager:([a-z0-9-]+):([0-9]{12}):secret:[A-Za-z0-9/_+=.@-]+$`)
 	certificateArnPattern  = regexp.MustCompile(`^arn:aws:acm:([a-z0-9-]+):([0-9]{12}):certificate/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 )
 
@@ -195,7 +193,6 @@ func Load(context func(key string) any, getenv func(string) string) (Config, err
 		HostedZoneID:      str(KeyHostedZoneID, ""),
 		HostedZoneName:    strings.ToLower(strings.TrimSuffix(str(KeyHostedZoneName, ""), ".")),
 		MtlsTruststore:    str(KeyMtlsTruststore, ""),
-		APIKeySecretArn:   str(KeyAPIKeySecretArn, ""),
 		APICertificateArn: str(KeyAPICertificateArn, ""),
 		ALBCertificateArn: str(KeyALBCertificateArn, ""),
 		PagerEndpoint:     str(KeyPagerEndpoint, ""),
@@ -264,9 +261,8 @@ func Load(context func(key string) any, getenv func(string) string) (Config, err
 			"hostedZoneId and hostedZoneName must be given together, or neither"},
 		{cfg.HostedZoneName != "" && !inZone(cfg.DomainName, cfg.HostedZoneName), KeyHostedZoneName, fmt.Sprintf(
 			"%q does not contain domainName %q: use the zone that holds the domain", cfg.HostedZoneName, cfg.DomainName)},
-		{cfg.APIKeySecretArn != "" && !validRegionalArn(secretArnPattern, cfg.APIKeySecretArn, cfg.Account), KeyAPIKeySecretArn, fmt.Sprintf(
-			"%q is not a Secrets Manager secret ARN in %s and account %s: use arn:aws:secretsmanager:%s:<account>:secret:<name>",
-			cfg.APIKeySecretArn, PrimaryRegion, cfg.Account, PrimaryRegion)},
+		{context(KeyAPIKeySecretArn) != nil, KeyAPIKeySecretArn,
+			"is no longer read: every API key belongs to a merchant now, each in its own rotated secret; onboard one with make merchant-onboard (README, Merchants)"},
 		{cfg.APICertificateArn != "" && !validRegionalArn(certificateArnPattern, cfg.APICertificateArn, cfg.Account), KeyAPICertificateArn, fmt.Sprintf(
 			"%q is not an ACM certificate ARN in %s and account %s: use arn:aws:acm:%s:<account>:certificate/<id> of an issued certificate for %s",
 			cfg.APICertificateArn, PrimaryRegion, cfg.Account, PrimaryRegion, cfg.HostName("api"))},

@@ -62,13 +62,6 @@ func TestLoadConfig(t *testing.T) {
 		}
 	})
 
-	t.Run("ApiKeySecretArn", func(t *testing.T) {
-		arn := "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:payments/api-key-AbCdEf"
-		got, err := loadConfig(map[string]any{"apiKeySecretArn": arn}, nil)
-		if err != nil || got.APIKeySecretArn != arn {
-			t.Errorf("got %q, %v", got.APIKeySecretArn, err)
-		}
-	})
 }
 
 // Every bad value fails with a message that names the key and the accepted
@@ -114,10 +107,8 @@ func TestLoadConfigErrors(t *testing.T) {
 			`context "hostedZoneName": hostedZoneId and hostedZoneName must be given together, or neither`},
 		{"ErrDomainOutsideZone", map[string]any{"hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.org"},
 			`context "hostedZoneName": "example.org" does not contain domainName "payments.example.com": use the zone that holds the domain`},
-		{"ErrSecretArnMalformed", map[string]any{"apiKeySecretArn": "arn:aws:s3:::bucket"},
-			`context "apiKeySecretArn": "arn:aws:s3:::bucket" is not a Secrets Manager secret ARN in ap-southeast-1 and account 123456789012: use arn:aws:secretsmanager:ap-southeast-1:<account>:secret:<name>`},
-		{"ErrSecretArnOtherRegion", map[string]any{"apiKeySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:key-AbCdEf"},
-			`context "apiKeySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:key-AbCdEf" is not a Secrets Manager secret ARN in ap-southeast-1`},
+		{"ErrRemovedAPIKeySecretArn", map[string]any{"apiKeySecretArn": "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:payments/api-key-AbCdEf"},
+			`context "apiKeySecretArn": is no longer read: every API key belongs to a merchant now, each in its own rotated secret; onboard one with make merchant-onboard (README, Merchants)`},
 		{"ErrAPICertificateArn", map[string]any{"apiCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"},
 			`context "apiCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012" is not an ACM certificate ARN in ap-southeast-1 and account 123456789012: use arn:aws:acm:ap-southeast-1:<account>:certificate/<id> of an issued certificate for api.dev.payments.example.com`},
 		{"ErrALBCertificateArn", map[string]any{"albCertificateArn": "arn:aws:acm:ap-southeast-1:123456789012:certificate/not-an-id", "production": true},

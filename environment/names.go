@@ -1,6 +1,9 @@
 package environment
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Every physical name is derived here so that the environment suffix can
 // never be forgotten: two environments in one account never collide. The
@@ -79,3 +82,52 @@ func (c Config) BucketName(component, region string) string {
 // AccountStackName is the account setup stack: one per account and region,
 // like the CDK bootstrap stack, so it carries no suffix.
 const AccountStackName = "PaymentsAccount"
+
+// Tags on what is created outside CloudFormation at run time (merchants'
+// secrets and API keys): IAM policies allow creating, changing and deleting
+// only what carries this environment's TagEnvironment, and TagMerchant says
+// whose it is.
+const (
+	TagEnvironment = "Environment"
+	TagMerchant    = "Merchant"
+)
+
+// MerchantSecretPrefix holds every merchant's API-key secret of the
+// environment: "payments/<suffix>/merchants/".
+func (c Config) MerchantSecretPrefix() string {
+	return fmt.Sprintf("payments/%s/merchants/", c.EnvironmentSuffix)
+}
+
+// MerchantSecretName is a merchant's API-key secret:
+// "payments/<suffix>/merchants/<merchant>/api-key".
+func (c Config) MerchantSecretName(merchantID string) string {
+	return c.MerchantSecretPrefix() + merchantID + "/api-key"
+}
+
+// MerchantFromSecretName is the merchant whose API-key secret this is, and
+// false for any other name.
+func (c Config) MerchantFromSecretName(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, c.MerchantSecretPrefix())
+	if !ok {
+		return "", false
+	}
+	merchant, ok := strings.CutSuffix(rest, "/api-key")
+	return merchant, ok && merchant != "" && !strings.Contains(merchant, "/")
+}
+
+// APIKeyName is the name of a merchant's API key created for one secret
+// version: "payments-<suffix>-<merchant>-<version id>".
+func (c Config) APIKeyName(merchantID, version string) string {
+	return c.APIKeyNamePrefix(merchantID) + version
+}
+
+// APIKeyNamePrefix starts the names of a merchant's API keys (names only
+// help people: the tags say whose a key is, since one merchant's prefix
+// may start another's).
+func (c Config) APIKeyNamePrefix(merchantID string) string {
+	return fmt.Sprintf("payments-%s-%s-", c.EnvironmentSuffix, merchantID)
+}
+
+// MerchantKeysFunctionName is the function that onboards, rotates and
+// offboards merchants' API keys.
+func (c Config) MerchantKeysFunctionName() string { return c.Name("merchant-keys") }

@@ -2,24 +2,28 @@ package infra
 
 import (
 	"fmt"
+	"maps"
+	"net/http"
+	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	apigw "github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsschedulertargets"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fintech/payments-platform/environment"
+	"github.com/fintech/payments-platform/gateway"
+	"github.com/fintech/payments-platform/openapi"
 )
 
 // API throttling: the stage and the usage plan allow this many requests per
@@ -35,23 +39,29 @@ const (
 
 // PaymentsAPIProps configures PaymentsAPI.
 type PaymentsAPIProps struct {
-	Config     environment.Config
-	Network    *Network
-	Keys       *Keys
-	Edge       *Edge
-	Names      *Names
-	SourceRoot string
+	Config   environment.Config
+	Network  *Network
+	Keys     *Keys
+	Edge     *Edge
+	Names    *Names
+	Database *Database
+	// CardDataFindings receives what the data-protection policies of the
+	// logs carrying client input find (NewCardDataFindings).
+	CardDataFindings awslogs.ILogGroup
+	SourceRoot       string
 }
 
 // PaymentsAPI is the REST API clients use: reachable only through its
 // mutual-TLS custom domain, every method behind an API key, throttled, and
-// forwarding to the internal ALB through the VPC link.
+// forwarding to the internal ALB through the VPC link. Merchants' API keys
+// belong to its usage plan; MerchantKeys onboards, rotates and offboards
+// them.
 type PaymentsAPI struct {
 	constructs.Construct
 	RestAPI      apigw.RestApi
 	Domain       apigw.DomainName
 	UsagePlan    apigw.UsagePlan
-	APIKeySecret awssecretsmanager.ISecret
+	MerchantKeys *GoFunction
 	AccessLogs   awslogs.LogGroup
 	Truststore   awss3.Bucket
 }
@@ -64,14 +74,14 @@ const accessLogFormat = `{"requestId":"$context.requestId","time":"$context.requ
 	`"status":"$context.status","latencyMs":"$context.responseLatency","integrationStatus":"$context.integration.status",` +
 	`"integrationLatencyMs":"$context.integration.latency","error":"$context.error.message"}`
 
-// NewPaymentsAPI creates the API, its domain and truststore, the usage plan
-// and the rotated API key.
+// NewPaymentsAPI creates the API, its domain and truststore, its gateway
+// responses, the usage plan and the merchant-key manager.
 func NewPaymentsAPI(scope constructs.Construct, id string, props *PaymentsAPIProps) *PaymentsAPI {
 	this := constructs.NewConstruct(scope, &id)
 	cfg := props.Config
 	a := &PaymentsAPI{Construct: this}
 
-	a.AccessLogs = newAuditLogGroup(this, "AccessLogs", cfg, jsii.String(cfg.LogGroupName("apigateway-access")), props.Keys.Logs)
+	a.AccessLogs = newCardDataLogGroup(this, "AccessLogs", cfg, jsii.String(cfg.LogGroupName("apigateway-access")), props.Keys.Logs, props.CardDataFindings)
 	a.RestAPI = apigw.NewRestApi(this, jsii.String("RestApi"), &apigw.RestApiProps{
 		RestApiName:               jsii.String(cfg.Name("api")),
 		Description:               jsii.String("Payments API: reachable only through the mutual-TLS custom domain"),
@@ -100,10 +110,15 @@ func NewPaymentsAPI(scope constructs.Construct, id string, props *PaymentsAPIPro
 	// and kept forever; created here it is like every other log group.
 	newAuditLogGroup(this, "ExecutionLogs", cfg, awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("API-Gateway-Execution-Logs_"), a.RestAPI.RestApiId(), jsii.String("/" + apiStage)}), props.Keys.Logs)
 
-	readMethod := addRoutes(this, cfg, a.RestAPI, props.Edge)
-	a.UsagePlan, a.APIKeySecret = usagePlanAndKey(this, cfg, props, a.RestAPI)
+	authorizer := NewClientCertificateAuthorizer(this, "ClientCertificate", cfg, props.Network, props.Keys, props.SourceRoot)
+	documentMethod := addRoutes(this, cfg, a.RestAPI, props.Edge, authorizer)
+	addProblemResponses(a.RestAPI)
+	a.UsagePlan = newUsagePlan(cfg, a.RestAPI)
+	a.MerchantKeys = NewMerchantKeys(this, "MerchantKeys", &MerchantKeysProps{
+		Config: cfg, Network: props.Network, Keys: props.Keys, Database: props.Database, UsagePlan: a.UsagePlan, SourceRoot: props.SourceRoot,
+	})
 	a.Truststore, a.Domain = mtlsDomain(this, cfg, props, a.RestAPI)
-	keepVpcLinkActive(this, cfg, a.RestAPI, readMethod)
+	keepVpcLinkActive(this, cfg, a.RestAPI, documentMethod)
 
 	awscdk.NewCfnOutput(scope, jsii.String("ApiEndpoint"), &awscdk.CfnOutputProps{
 		Value:       jsii.String("https://" + cfg.HostName("api") + "/"),
@@ -114,67 +129,195 @@ func NewPaymentsAPI(scope constructs.Construct, id string, props *PaymentsAPIPro
 }
 
 // addRoutes mirrors the service's routes as private HTTPS proxy
-// integrations to the ALB through the VPC link, passing the caller's API key
-// id and the request id, and validates the payment body before it leaves
-// API Gateway. It returns the read method (GET /v1/payments/{id}).
-func addRoutes(scope constructs.Construct, cfg environment.Config, api apigw.RestApi, edge *Edge) apigw.Method {
-	parameters := func(extra map[string]*string) *map[string]*string {
-		// A mapped header replaces one the client sent under that name, so
-		// X-Api-Key-Id is always API Gateway's.
-		p := map[string]*string{
-			"integration.request.header.X-Api-Key-Id": jsii.String("context.identity.apiKeyId"),
-			"integration.request.header.X-Request-Id": jsii.String("context.requestId"),
-		}
-		for k, v := range extra {
-			p[k] = v
-		}
-		return &p
+// integrations to the ALB through the VPC link. Every method needs an API
+// key; the payment methods also run the client-certificate authorizer and
+// pass the caller's credentials on as gateway's headers (a mapped header
+// replaces one a client sent under that name, so the service can trust
+// them), and the create method validates its body against the contract's
+// schema before it leaves API Gateway. It returns the method that serves
+// the OpenAPI document.
+func addRoutes(scope constructs.Construct, cfg environment.Config, api apigw.RestApi, edge *Edge, authorizer apigw.IAuthorizer) apigw.Method {
+	schema, err := openapi.DraftFourSchema("NewPayment")
+	if err != nil {
+		panic(err) // openapi's tests keep the schema draft 4
 	}
 	model := api.AddModel(jsii.String("NewPayment"), &apigw.ModelOptions{
 		ContentType: jsii.String("application/json"),
 		ModelName:   jsii.String("NewPayment"),
-		Schema: &apigw.JsonSchema{
-			Schema:               apigw.JsonSchemaVersion_DRAFT4,
-			Title:                jsii.String("NewPayment"),
-			Type:                 apigw.JsonSchemaType_OBJECT,
-			AdditionalProperties: jsii.Bool(false),
-			Required:             jsii.Strings("merchantId", "amount", "currency", "paymentMethodToken", "reference"),
-			Properties: &map[string]*apigw.JsonSchema{
-				"merchantId":         {Type: apigw.JsonSchemaType_STRING, Pattern: jsii.String("^[A-Za-z0-9_-]{1,64}$")},
-				"amount":             {Type: apigw.JsonSchemaType_INTEGER, Minimum: jsii.Number(1), Maximum: jsii.Number(1e15)},
-				"currency":           {Type: apigw.JsonSchemaType_STRING, Pattern: jsii.String("^[A-Z]{3}$")},
-				"paymentMethodToken": {Type: apigw.JsonSchemaType_STRING, Pattern: jsii.String("^[A-Za-z0-9_-]{8,128}$")},
-				"reference":          {Type: apigw.JsonSchemaType_STRING, MinLength: jsii.Number(1), MaxLength: jsii.Number(140)},
-			},
-		},
+		Description: jsii.String("components/schemas/NewPayment of openapi/openapi.json"),
+		Schema:      jsonSchemaOf(schema),
 	})
 	validator := api.AddRequestValidator(jsii.String("Validator"), &apigw.RequestValidatorOptions{
 		RequestValidatorName: jsii.String(cfg.Name("validator")), ValidateRequestBody: jsii.Bool(true), ValidateRequestParameters: jsii.Bool(true),
 	})
+	identity := map[string]*string{
+		"integration.request.header." + gateway.HeaderAPIKeyID:          jsii.String("context.identity.apiKeyId"),
+		"integration.request.header." + gateway.HeaderClientCertSubject: jsii.String("context.authorizer." + gateway.ContextClientCertSubject),
+		"integration.request.header." + gateway.HeaderClientCertIssuer:  jsii.String("context.authorizer." + gateway.ContextClientCertIssuer),
+	}
 
 	// proxy is a private HTTPS proxy method to the same path on the ALB,
-	// behind an API key and the validator; extra maps method parameters
-	// through.
-	proxy := func(resource apigw.IResource, method, path string, extra map[string]*string, options *apigw.MethodOptions) apigw.Method {
+	// behind an API key and the validator; parameters are mapped through.
+	proxy := func(resource apigw.IResource, method, path string, parameters map[string]*string, options *apigw.MethodOptions) apigw.Method {
 		options.ApiKeyRequired = jsii.Bool(true)
 		options.RequestValidator = validator
+		parameters["integration.request.header."+gateway.HeaderRequestID] = jsii.String("context.requestId")
 		m := resource.AddMethod(jsii.String(method), apigw.NewHttpIntegration(jsii.String("https://"+edge.Host+path), &apigw.HttpIntegrationProps{
 			HttpMethod: jsii.String(method), Proxy: jsii.Bool(true),
-			Options: &apigw.IntegrationOptions{RequestParameters: parameters(extra), Timeout: awscdk.Duration_Seconds(jsii.Number(29))},
+			Options: &apigw.IntegrationOptions{RequestParameters: &parameters, Timeout: awscdk.Duration_Seconds(jsii.Number(29))},
 		}), options)
 		privateIntegration(m, edge)
 		return m
 	}
-	paymentsResource := api.Root().AddResource(jsii.String(strings.TrimPrefix(apiBasePath, "/")), nil).AddResource(jsii.String("payments"), nil)
+	withIdentity := func(extra map[string]*string) map[string]*string {
+		p := maps.Clone(identity)
+		maps.Copy(p, extra)
+		return p
+	}
+	version := api.Root().AddResource(jsii.String(strings.TrimPrefix(apiBasePath, "/")), nil)
+	paymentsResource := version.AddResource(jsii.String("payments"), nil)
 	proxy(paymentsResource, "POST", apiBasePath+"/payments",
-		map[string]*string{"integration.request.header.Idempotency-Key": jsii.String("method.request.header.Idempotency-Key")},
+		withIdentity(map[string]*string{"integration.request.header.Idempotency-Key": jsii.String("method.request.header.Idempotency-Key")}),
 		&apigw.MethodOptions{
+			Authorizer:        authorizer,
 			RequestModels:     &map[string]apigw.IModel{"application/json": model},
 			RequestParameters: &map[string]*bool{"method.request.header.Idempotency-Key": jsii.Bool(true)},
 		})
-	return proxy(paymentsResource.AddResource(jsii.String("{id}"), nil), "GET", apiBasePath+"/payments/{id}",
-		map[string]*string{"integration.request.path.id": jsii.String("method.request.path.id")},
-		&apigw.MethodOptions{RequestParameters: &map[string]*bool{"method.request.path.id": jsii.Bool(true)}})
+	proxy(paymentsResource, "GET", apiBasePath+"/payments",
+		withIdentity(map[string]*string{
+			"integration.request.querystring.limit":  jsii.String("method.request.querystring.limit"),
+			"integration.request.querystring.cursor": jsii.String("method.request.querystring.cursor"),
+		}),
+		&apigw.MethodOptions{
+			Authorizer: authorizer,
+			RequestParameters: &map[string]*bool{
+				"method.request.querystring.limit": jsii.Bool(false), "method.request.querystring.cursor": jsii.Bool(false),
+			},
+		})
+	proxy(paymentsResource.AddResource(jsii.String("{id}"), nil), "GET", apiBasePath+"/payments/{id}",
+		withIdentity(map[string]*string{"integration.request.path.id": jsii.String("method.request.path.id")}),
+		&apigw.MethodOptions{Authorizer: authorizer, RequestParameters: &map[string]*bool{"method.request.path.id": jsii.Bool(true)}})
+	// The contract names no merchant: an API key (and mutual TLS) suffice.
+	return proxy(version.AddResource(jsii.String(path.Base(openapi.Path)), nil), "GET", openapi.Path, map[string]*string{}, &apigw.MethodOptions{})
+}
+
+// jsonSchemaOf is a draft-4 schema document (openapi.DraftFourSchema) as
+// aws-cdk-lib's JsonSchema, keyword by keyword; a keyword it does not carry
+// over fails the synth (TestModelIsTheContractsSchema compares the result
+// with the document).
+func jsonSchemaOf(m map[string]any) *apigw.JsonSchema {
+	s := &apigw.JsonSchema{}
+	str := func(v any) *string { return jsii.String(v.(string)) }
+	num := func(v any) *float64 { return jsii.Number(v.(float64)) }
+	for _, key := range slices.Sorted(maps.Keys(m)) {
+		v := m[key]
+		switch key {
+		case "$schema":
+			s.Schema = apigw.JsonSchemaVersion_DRAFT4
+		case "title":
+			s.Title = str(v)
+		case "description":
+			s.Description = str(v)
+		case "type":
+			t, ok := map[string]apigw.JsonSchemaType{
+				"object": apigw.JsonSchemaType_OBJECT, "array": apigw.JsonSchemaType_ARRAY, "string": apigw.JsonSchemaType_STRING,
+				"integer": apigw.JsonSchemaType_INTEGER, "number": apigw.JsonSchemaType_NUMBER, "boolean": apigw.JsonSchemaType_BOOLEAN,
+			}[v.(string)]
+			if !ok {
+				panic(fmt.Sprintf("jsonSchemaOf: type %v", v))
+			}
+			s.Type = t
+		case "format":
+			s.Format = str(v)
+		case "pattern":
+			s.Pattern = str(v)
+		case "minimum":
+			s.Minimum = num(v)
+		case "maximum":
+			s.Maximum = num(v)
+		case "minLength":
+			s.MinLength = num(v)
+		case "maxLength":
+			s.MaxLength = num(v)
+		case "additionalProperties":
+			s.AdditionalProperties = jsii.Bool(v.(bool))
+		case "enum":
+			values := slices.Clone(v.([]any))
+			s.Enum = &values
+		case "required":
+			var names []*string
+			for _, n := range v.([]any) {
+				names = append(names, str(n))
+			}
+			s.Required = &names
+		case "properties":
+			properties := map[string]*apigw.JsonSchema{}
+			for name, property := range v.(map[string]any) {
+				properties[name] = jsonSchemaOf(property.(map[string]any))
+			}
+			s.Properties = &properties
+		default:
+			panic(fmt.Sprintf("jsonSchemaOf: keyword %q of the contract is not carried into API Gateway's model", key))
+		}
+	}
+	return s
+}
+
+// gatewayProblems are API Gateway's own refusals, each answered as an RFC
+// 9457 problem like the service's, with a stable code: what clients meet
+// first (an unknown path, a missing or throttled key, an invalid body, a
+// timeout) speaks the same language as everything behind it. Every type
+// API Gateway documents for REST APIs is listed; the two defaults catch
+// types it may add later.
+var gatewayProblems = []struct {
+	responseType apigw.ResponseType
+	status       int
+	code         string
+}{
+	{apigw.ResponseType_ACCESS_DENIED(), 403, "access_denied"},
+	{apigw.ResponseType_API_CONFIGURATION_ERROR(), 500, "gateway_configuration_error"},
+	{apigw.ResponseType_AUTHORIZER_CONFIGURATION_ERROR(), 500, "authorizer_unavailable"},
+	{apigw.ResponseType_AUTHORIZER_FAILURE(), 500, "authorizer_unavailable"},
+	{apigw.ResponseType_BAD_REQUEST_PARAMETERS(), 400, "request_parameters_invalid"},
+	{apigw.ResponseType_BAD_REQUEST_BODY(), 400, "request_body_invalid"},
+	{apigw.ResponseType_EXPIRED_TOKEN(), 403, "expired_token"},
+	{apigw.ResponseType_INTEGRATION_FAILURE(), 504, "integration_failure"},
+	{apigw.ResponseType_INTEGRATION_TIMEOUT(), 504, "integration_timeout"},
+	{apigw.ResponseType_INVALID_API_KEY(), 403, "invalid_api_key"},
+	{apigw.ResponseType_INVALID_SIGNATURE(), 403, "invalid_signature"},
+	// What a REST API answers for a path or method it does not route.
+	{apigw.ResponseType_MISSING_AUTHENTICATION_TOKEN(), 404, "not_found"},
+	{apigw.ResponseType_QUOTA_EXCEEDED(), 429, "quota_exceeded"},
+	{apigw.ResponseType_REQUEST_TOO_LARGE(), 413, "body_too_large"},
+	{apigw.ResponseType_RESOURCE_NOT_FOUND(), 404, "not_found"},
+	{apigw.ResponseType_THROTTLED(), 429, "throttled"},
+	{apigw.ResponseType_UNAUTHORIZED(), 401, "unauthorized"},
+	{apigw.ResponseType_UNSUPPORTED_MEDIA_TYPE(), 415, "unsupported_media_type"},
+	{apigw.ResponseType_WAF_FILTERED(), 403, "request-blocked"},
+	{apigw.ResponseType_DEFAULT_4XX(), 400, "request_refused"},
+	{apigw.ResponseType_DEFAULT_5XX(), 500, "gateway_error"},
+}
+
+// gatewayProblemTemplate is a gateway response body: API Gateway substitutes
+// the variables without running VTL; $context.error.messageString is the
+// message already quoted as a JSON string.
+func gatewayProblemTemplate(status int, code string) string {
+	return fmt.Sprintf(`{"type":"/problems/%s","title":"%s","status":%d,"detail":$context.error.messageString,"code":"%s","requestId":"$context.requestId"}`,
+		code, http.StatusText(status), status, code)
+}
+
+// addProblemResponses sets API Gateway's refusals to gatewayProblems.
+func addProblemResponses(api apigw.RestApi) {
+	for _, p := range gatewayProblems {
+		api.AddGatewayResponse(jsii.String(*p.responseType.ResponseType()), &apigw.GatewayResponseOptions{
+			Type:       p.responseType,
+			StatusCode: jsii.String(strconv.Itoa(p.status)),
+			ResponseHeaders: &map[string]*string{
+				"Content-Type": jsii.String("'application/problem+json'"), "Cache-Control": jsii.String("'no-store'"),
+			},
+			Templates: &map[string]*string{"application/json": jsii.String(gatewayProblemTemplate(p.status, p.code))},
+		})
+	}
 }
 
 // keepVpcLinkActive sends one request a day through the VPC link. "If no
@@ -183,17 +326,17 @@ func addRoutes(scope constructs.Construct, cfg environment.Config, api apigw.Res
 // has provisioned its network interfaces again, which "can take a few
 // minutes" (developer guide, VPC links V2): an idle PR environment, or a
 // quiet production one, would fail its next requests. EventBridge Scheduler
-// calls API Gateway's TestInvokeMethod on the read method, which runs the
-// real integration through the link without the custom domain, a client
-// certificate or an API key; the service answers 404 for the nil id, which
-// is all the link needs.
+// calls API Gateway's TestInvokeMethod on GET /v1/openapi.json, which runs
+// the real integration through the link without the custom domain, a
+// client certificate or an API key, and without an authorizer whose context
+// a test invocation would lack; the service answers with its contract.
 func keepVpcLinkActive(scope constructs.Construct, cfg environment.Config, api apigw.RestApi, method apigw.Method) {
 	methodArn := awscdk.Fn_Join(jsii.String(""), &[]*string{
 		jsii.String("arn:aws:apigateway:" + cfg.Region + "::/restapis/"), api.RestApiId(),
 		jsii.String("/resources/"), method.Resource().ResourceId(), jsii.String("/methods/" + *method.HttpMethod()),
 	})
 	testInvoke := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid: jsii.String("TestInvokeTheReadMethod"), Actions: jsii.Strings("apigateway:POST"), Resources: &[]*string{methodArn},
+		Sid: jsii.String("TestInvokeTheDocumentMethod"), Actions: jsii.Strings("apigateway:POST"), Resources: &[]*string{methodArn},
 	})
 	role := NewServiceRole(scope, "KeepAliveRole", &ServiceRoleProps{
 		Name: cfg.Name("vpclink-keepalive"), Service: "scheduler.amazonaws.com", Account: cfg.Account,
@@ -201,7 +344,7 @@ func keepVpcLinkActive(scope constructs.Construct, cfg environment.Config, api a
 	})
 	schedule := awsscheduler.NewSchedule(scope, jsii.String("KeepAlive"), &awsscheduler.ScheduleProps{
 		ScheduleName: jsii.String(cfg.Name("vpclink-keepalive")),
-		Description:  jsii.String("Keeps the API's VPC link active: one test invocation of GET " + apiBasePath + "/payments/{id} a day"),
+		Description:  jsii.String("Keeps the API's VPC link active: one test invocation of GET " + openapi.Path + " a day"),
 		Schedule:     awsscheduler.ScheduleExpression_Rate(awscdk.Duration_Days(jsii.Number(1))),
 		Target: awsschedulertargets.NewUniversal(&awsschedulertargets.UniversalTargetProps{
 			Service: jsii.String("apigateway"), Action: jsii.String("testInvokeMethod"), Role: role.Role,
@@ -211,7 +354,7 @@ func keepVpcLinkActive(scope constructs.Construct, cfg environment.Config, api a
 			RetryAttempts:    jsii.Number(2),
 			Input: awsscheduler.ScheduleTargetInput_FromObject(map[string]any{
 				"RestApiId": api.RestApiId(), "ResourceId": method.Resource().ResourceId(), "HttpMethod": method.HttpMethod(),
-				"PathWithQueryString": apiBasePath + "/payments/00000000-0000-0000-0000-000000000000",
+				"PathWithQueryString": openapi.Path,
 			}),
 		}),
 	})
@@ -233,144 +376,15 @@ func privateIntegration(method apigw.Method, edge *Edge) {
 	cfn.AddPropertyOverride(jsii.String("Integration.IntegrationTarget"), edge.LoadBalancer.LoadBalancerArn())
 }
 
-// usagePlanAndKey creates the usage plan (1000 req/s and a monthly quota),
-// the API-key secret (imported from apiKeySecretArn when configured) with
-// its 30-day rotation, and the first key.
-func usagePlanAndKey(scope constructs.Construct, cfg environment.Config, props *PaymentsAPIProps, api apigw.RestApi) (apigw.UsagePlan, awssecretsmanager.ISecret) {
-	plan := api.AddUsagePlan(jsii.String("UsagePlan"), &apigw.UsagePlanProps{
+// newUsagePlan creates the usage plan every merchant's API keys belong to:
+// 1000 req/s and a monthly quota.
+func newUsagePlan(cfg environment.Config, api apigw.RestApi) apigw.UsagePlan {
+	return api.AddUsagePlan(jsii.String("UsagePlan"), &apigw.UsagePlanProps{
 		Name:      jsii.String(cfg.Name("usage")),
 		Throttle:  &apigw.ThrottleSettings{RateLimit: jsii.Number(apiRateLimit), BurstLimit: jsii.Number(cfg.APIBurstLimit)},
 		Quota:     &apigw.QuotaSettings{Limit: jsii.Number(apiMonthlyQuota), Period: apigw.Period_MONTH},
 		ApiStages: &[]*apigw.UsagePlanPerApiStage{{Api: api, Stage: api.DeploymentStage()}},
 	})
-	keyPrefix := cfg.Name("key") + "-"
-	var secret awssecretsmanager.ISecret
-	if cfg.APIKeySecretArn != "" {
-		secret = awssecretsmanager.Secret_FromSecretCompleteArn(scope, jsii.String("ApiKeySecret"), jsii.String(cfg.APIKeySecretArn))
-	} else {
-		secret = awssecretsmanager.NewSecret(scope, jsii.String("ApiKeySecret"), &awssecretsmanager.SecretProps{
-			SecretName:    jsii.String(fmt.Sprintf("payments/%s/api-key", cfg.EnvironmentSuffix)),
-			Description:   jsii.String("The payments API key: {name, value}; rotated every 30 days by " + cfg.Name("apikey-rotator")),
-			EncryptionKey: props.Keys.Secrets,
-			GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
-				SecretStringTemplate: jsii.String(fmt.Sprintf(`{"name":"%sinitial"}`, keyPrefix)),
-				GenerateStringKey:    jsii.String("value"), PasswordLength: jsii.Number(40), ExcludePunctuation: jsii.Bool(true), IncludeSpace: jsii.Bool(false),
-			},
-			RemovalPolicy: removalPolicy(cfg),
-		})
-	}
-	// The first key carries the secret's value; the rotator creates the
-	// following ones and retires this one two rotations later.
-	first := apigw.NewApiKey(scope, jsii.String("InitialApiKey"), &apigw.ApiKeyProps{
-		ApiKeyName: jsii.String(keyPrefix + "initial"),
-		Value:      secret.SecretValueFromJson(jsii.String("value")).UnsafeUnwrap(),
-		Enabled:    jsii.Bool(true),
-	})
-	plan.AddApiKey(first, nil)
-
-	planArn := fmt.Sprintf("arn:aws:apigateway:%s::/usageplans/%s", cfg.Region, *plan.UsagePlanId())
-	rotator := NewGoFunction(scope, "ApiKeyRotator", &GoFunctionProps{
-		Config: cfg, SourceRoot: props.SourceRoot, Package: "./cmd/rotator", Name: "apikey-rotator",
-		Description:      "Rotates the payments API key (Secrets Manager rotation: createSecret, setSecret, testSecret, finishSecret)",
-		Timeout:          awscdk.Duration_Minutes(jsii.Number(1)),
-		ConcurrencyBound: "Secrets Manager invokes it for one rotation step of one secret at a time, every 30 days.",
-		Vpc:              props.Network.Vpc, Subnets: props.Network.PrivateSubnets(), LogsKey: props.Keys.Logs, EnvironmentKey: props.Keys.Secrets,
-		Environment: map[string]string{
-			"USAGE_PLAN_ID": *plan.UsagePlanId(), "API_KEY_NAME_PREFIX": keyPrefix,
-			"API_KEY_TAG_KEY": environmentTag, "API_KEY_TAG_VALUE": cfg.EnvironmentSuffix,
-		},
-		Statements: []awsiam.PolicyStatement{
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid:       jsii.String("RotateTheApiKeySecret"),
-				Actions:   jsii.Strings("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"),
-				Resources: jsii.Strings(*secret.SecretArn()),
-			}),
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid:        jsii.String("UseTheSecretsKeyThroughSecretsManager"),
-				Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
-				Resources:  jsii.Strings(*props.Keys.Secrets.KeyArn()),
-				Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": "secretsmanager." + cfg.Region + ".amazonaws.com"}},
-			}),
-			// Keys are found by name (a list), created only tagged as this
-			// environment's and deleted only when so tagged: other
-			// environments' keys are out of reach.
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid: jsii.String("FindApiKeys"), Actions: jsii.Strings("apigateway:GET"),
-				Resources: jsii.Strings(fmt.Sprintf("arn:aws:apigateway:%s::/apikeys", cfg.Region)),
-			}),
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid: jsii.String("CreateThisEnvironmentsApiKeys"), Actions: jsii.Strings("apigateway:POST"),
-				Resources:  jsii.Strings(fmt.Sprintf("arn:aws:apigateway:%s::/apikeys", cfg.Region)),
-				Conditions: &map[string]any{"StringEquals": map[string]any{"aws:RequestTag/" + environmentTag: cfg.EnvironmentSuffix}},
-			}),
-			// Tagging on create is a TagResource call too (CreateApiKey
-			// needs apigateway:PUT, Service Authorization Reference): only
-			// this environment's tag, and never on a key that already
-			// carries another environment's.
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid: jsii.String("TagNewApiKeysAsThisEnvironments"), Actions: jsii.Strings("apigateway:PUT"),
-				Resources: jsii.Strings(fmt.Sprintf("arn:aws:apigateway:%s::/tags/*", cfg.Region)),
-				Conditions: &map[string]any{
-					"StringEquals":              map[string]any{"aws:RequestTag/" + environmentTag: cfg.EnvironmentSuffix},
-					"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{environmentTag}},
-					"StringEqualsIfExists":      map[string]any{"aws:ResourceTag/" + environmentTag: cfg.EnvironmentSuffix},
-				},
-			}),
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid: jsii.String("DeleteThisEnvironmentsApiKeys"), Actions: jsii.Strings("apigateway:DELETE"),
-				Resources:  jsii.Strings(fmt.Sprintf("arn:aws:apigateway:%s::/apikeys/*", cfg.Region)),
-				Conditions: &map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + environmentTag: cfg.EnvironmentSuffix}},
-			}),
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid: jsii.String("AttachApiKeysToThePlan"), Actions: jsii.Strings("apigateway:GET", "apigateway:POST"),
-				Resources: jsii.Strings(planArn+"/keys", planArn+"/keys/*"),
-			}),
-		},
-	})
-	// Secrets Manager and API Gateway's management API are both reached
-	// through their interface endpoints (the function's egress to the VPC).
-	schedule := secret.AddRotationSchedule(jsii.String("Rotation"), &awssecretsmanager.RotationScheduleOptions{
-		RotationLambda:     rotator.Function,
-		AutomaticallyAfter: awscdk.Duration_Days(jsii.Number(30)),
-	})
-	schedule.Node().AddDependency(first)
-	restrictRotationInvoke(rotator, secret)
-	suppress(rotator.Node().FindChild(jsii.String("RolePolicy")), true, finding{
-		rule: "AwsSolutions-IAM5",
-		appliesTo: []string{"Resource::*", fmt.Sprintf("Resource::arn:aws:apigateway:%s::/apikeys/*", cfg.Region),
-			fmt.Sprintf("Resource::arn:aws:apigateway:%s::/tags/*", cfg.Region)},
-		appliesToRegex: []string{fmt.Sprintf(`/^Resource::arn:aws:apigateway:%s::\/usageplans\/<[A-Za-z0-9]+>\/keys\/\*$/`, cfg.Region)},
-		reason: "The rotator creates API keys whose ids are unknown at deploy time: it may delete only keys tagged as this environment's (aws:ResourceTag), " +
-			"create and tag only keys so tagged (aws:RequestTag, aws:TagKeys, and never a key tagged for another environment), and attach keys to this usage plan only; " +
-			"the VPC network-interface and X-Ray actions have no resource-level permissions.",
-	})
-	suppress(rotator.Function, true, finding{
-		rule:   "NIST.800.53.R5-LambdaDLQ",
-		reason: "Secrets Manager invokes rotation synchronously and retries failed steps itself, marking the rotation failed; there is no asynchronous event to keep.",
-	})
-	return plan, secret
-}
-
-// restrictRotationInvoke limits the permission that lets Secrets Manager
-// invoke the rotator (which CDK's rotation schedule grants to the service
-// principal alone) to rotations of this secret in this account: no other
-// account's or secret's rotation can use the function (the confused-deputy
-// protection AWS recommends; checkov CKV_AWS_364).
-func restrictRotationInvoke(rotator *GoFunction, secret awssecretsmanager.ISecret) {
-	restricted := 0
-	for _, child := range *rotator.Function.Node().Children() {
-		permission, ok := child.(awslambda.CfnPermission)
-		if !ok || *permission.Principal() != "secretsmanager.amazonaws.com" {
-			continue
-		}
-		permission.SetSourceArn(secret.SecretArn())
-		permission.SetSourceAccount(awscdk.Stack_Of(rotator.Function).Account())
-		restricted++
-	}
-	if restricted != 1 {
-		awscdk.Annotations_Of(rotator.Function).AddError(jsii.String(fmt.Sprintf(
-			"expected CDK's rotation schedule to grant Secrets Manager one invoke permission on the rotator, found %d: revisit restrictRotationInvoke", restricted)))
-	}
 }
 
 // mtlsDomain creates the truststore bucket and object, the regional custom

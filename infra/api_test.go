@@ -1,8 +1,17 @@
 package infra_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/fintech/payments-platform/gateway"
+	"github.com/fintech/payments-platform/openapi"
 )
 
 // The execute-api endpoint is disabled and nothing advertises it: the
@@ -64,43 +73,56 @@ func TestApiHasNoPathAroundMutualTLS(t *testing.T) {
 	t.Error("no truststore bucket")
 }
 
-// Every method requires an API key; the payment body is validated against
-// a JSON schema and the Idempotency-Key header is required before the
-// request leaves API Gateway; every integration is private, through the VPC
-// link to the ALB, and passes API Gateway's own key id.
+// Every method requires an API key and is a private integration through
+// the VPC link to the ALB. The payment methods run the client-certificate
+// authorizer and forward the caller's credentials as gateway's headers,
+// which API Gateway sets (a client's own are replaced); the OpenAPI
+// document's method needs no merchant. The payment body is validated
+// against the contract's schema and the Idempotency-Key header is required
+// before the request leaves API Gateway.
 func TestApiMethods(t *testing.T) {
-	methods := appResources("AWS::ApiGateway::Method")
-	if len(methods) != 2 {
-		t.Fatalf("%d methods, want POST /v1/payments and GET /v1/payments/{id}", len(methods))
+	methods := map[string]map[string]any{}
+	for _, m := range appResources("AWS::ApiGateway::Method") {
+		uri := asMap(m.Properties["Integration"])["Uri"].(string)
+		methods[m.Properties["HttpMethod"].(string)+" "+strings.TrimPrefix(uri, "https://alb.pr123.payments.example.com")] = m.Properties
 	}
-	for _, m := range methods {
-		p := m.Properties
-		if p["ApiKeyRequired"] != true {
-			t.Errorf("%s %v: no API key required", m, p["HttpMethod"])
+	want := []string{"POST /v1/payments", "GET /v1/payments", "GET /v1/payments/{id}", "GET " + openapi.Path}
+	if got := slices.Sorted(maps.Keys(methods)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+		t.Fatalf("methods %v, want %v", got, want)
+	}
+	authorizer := one(t, appResources("AWS::ApiGateway::Authorizer"), "authorizers")
+	if p := authorizer.Properties; p["Type"] != "REQUEST" || p["AuthorizerResultTtlInSeconds"] != float64(0) {
+		t.Errorf("authorizer %s: want REQUEST, never cached (the certificate is no identity source)", jsonOf(p))
+	}
+	for name, p := range methods {
+		if p["ApiKeyRequired"] != true || p["RequestValidatorId"] == nil {
+			t.Errorf("%s: API key required %v, validator %v", name, p["ApiKeyRequired"], p["RequestValidatorId"])
 		}
 		integration := jsonOf(p["Integration"])
-		for _, want := range []string{`"Type":"HTTP_PROXY"`, `"Uri":"https://alb.pr123.payments.example.com/v1/payments`,
-			`"ConnectionType":"VPC_LINK"`, `"ConnectionId":{"Ref":"EdgeVpcLink`, `"IntegrationTarget":{"Ref":"EdgeLoadBalancer`,
-			`"integration.request.header.X-Api-Key-Id":"context.identity.apiKeyId"`} {
+		for _, want := range []string{`"Type":"HTTP_PROXY"`, `"ConnectionType":"VPC_LINK"`, `"ConnectionId":{"Ref":"EdgeVpcLink`,
+			`"IntegrationTarget":{"Ref":"EdgeLoadBalancer`, `"integration.request.header.X-Request-Id":"context.requestId"`} {
 			if !strings.Contains(integration, want) {
-				t.Errorf("%s %v integration lacks %s: %s", m, p["HttpMethod"], want, integration)
+				t.Errorf("%s integration lacks %s: %s", name, want, integration)
 			}
 		}
-		if p["RequestValidatorId"] == nil {
-			t.Errorf("%s %v: no request validator", m, p["HttpMethod"])
+		identity := map[string]string{
+			gateway.HeaderAPIKeyID:          "context.identity.apiKeyId",
+			gateway.HeaderClientCertSubject: "context.authorizer." + gateway.ContextClientCertSubject,
+			gateway.HeaderClientCertIssuer:  "context.authorizer." + gateway.ContextClientCertIssuer,
 		}
-		if p["HttpMethod"] == "POST" {
-			if !strings.Contains(jsonOf(p["RequestParameters"]), `"method.request.header.Idempotency-Key":true`) || p["RequestModels"] == nil {
-				t.Errorf("POST: parameters %s models %s", jsonOf(p["RequestParameters"]), jsonOf(p["RequestModels"]))
+		parameters := asMap(asMap(p["Integration"])["RequestParameters"])
+		forMerchant := name != "GET "+openapi.Path
+		for header, source := range identity {
+			if got := parameters["integration.request.header."+header]; forMerchant && got != source || !forMerchant && got != nil {
+				t.Errorf("%s maps %s from %v", name, header, got)
 			}
+		}
+		if forMerchant != (p["AuthorizationType"] == "CUSTOM" && refOf(p["AuthorizerId"]) == authorizer.logicalID) {
+			t.Errorf("%s: authorization %v %v", name, p["AuthorizationType"], p["AuthorizerId"])
 		}
 	}
-	schema := jsonOf(one(t, appResources("AWS::ApiGateway::Model"), "models").Properties["Schema"])
-	for _, want := range []string{`"additionalProperties":false`, `"required":["merchantId","amount","currency","paymentMethodToken","reference"]`,
-		`"amount":{"maximum":1000000000000000,"minimum":1,"type":"integer"}`, `"currency":{"pattern":"^[A-Z]{3}$","type":"string"}`} {
-		if !strings.Contains(schema, want) {
-			t.Errorf("schema lacks %s: %s", want, schema)
-		}
+	if post := methods["POST /v1/payments"]; !strings.Contains(jsonOf(post["RequestParameters"]), `"method.request.header.Idempotency-Key":true`) || post["RequestModels"] == nil {
+		t.Errorf("POST: parameters %s models %s", jsonOf(post["RequestParameters"]), jsonOf(post["RequestModels"]))
 	}
 	validator := one(t, appResources("AWS::ApiGateway::RequestValidator"), "validators").Properties
 	if validator["ValidateRequestBody"] != true || validator["ValidateRequestParameters"] != true {
@@ -108,8 +130,59 @@ func TestApiMethods(t *testing.T) {
 	}
 }
 
+// API Gateway validates the body with the contract's own schema
+// (openapi.json, as JSON Schema draft 4): the same fields, bounds, patterns
+// and currencies as the service.
+func TestModelIsTheContractsSchema(t *testing.T) {
+	want, err := openapi.DraftFourSchema("NewPayment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := one(t, appResources("AWS::ApiGateway::Model"), "models").Properties
+	if got := jsonOf(model["Schema"]); got != jsonOf(want) {
+		t.Errorf("model schema\n%s\nwant the contract's\n%s", got, jsonOf(want))
+	}
+}
+
+// Every refusal of API Gateway's own is a problem: each documented response
+// type has a gateway response whose status is the one its body states,
+// whose body (once API Gateway substitutes its variables) is a Problem of
+// the contract, served as application/problem+json.
+func TestGatewayResponsesAreProblems(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(openapi.Document)
+	if err != nil {
+		t.Fatal(err)
+	}
+	problem := doc.Components.Schemas["Problem"].Value
+	types := map[string]bool{}
+	for _, r := range appResources("AWS::ApiGateway::GatewayResponse") {
+		p := r.Properties
+		types[p["ResponseType"].(string)] = true
+		body := asMap(p["ResponseTemplates"])["application/json"].(string)
+		body = strings.NewReplacer("$context.error.messageString", `"Invalid request body"`, "$context.requestId", "c0ffee").Replace(body)
+		var v map[string]any
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Errorf("%v: the body is not JSON: %s", p["ResponseType"], body)
+			continue
+		}
+		if err := problem.VisitJSON(v); err != nil || fmt.Sprint(v["status"]) != p["StatusCode"] {
+			t.Errorf("%v: status %v, body %s: %v", p["ResponseType"], p["StatusCode"], body, err)
+		}
+		if headers := asMap(p["ResponseParameters"]); headers["gatewayresponse.header.Content-Type"] != "'application/problem+json'" {
+			t.Errorf("%v: headers %v", p["ResponseType"], headers)
+		}
+	}
+	for _, want := range []string{"DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY", "INVALID_API_KEY", "MISSING_AUTHENTICATION_TOKEN",
+		"THROTTLED", "QUOTA_EXCEEDED", "REQUEST_TOO_LARGE", "INTEGRATION_TIMEOUT", "ACCESS_DENIED", "AUTHORIZER_FAILURE", "WAF_FILTERED"} {
+		if !types[want] {
+			t.Errorf("no gateway response for %s", want)
+		}
+	}
+}
+
 // Stage and usage plan throttle at 1000 req/s; access logs are JSON with the
-// API key and client certificate; execution logs never carry bodies.
+// API key and client certificate; execution logs never carry bodies. Keys
+// are the merchants', added at run time: the stack has none.
 func TestApiThrottlingAndLogging(t *testing.T) {
 	stage := one(t, appResources("AWS::ApiGateway::Stage"), "stages").Properties
 	settings := jsonOf(stage["MethodSettings"])
@@ -131,49 +204,65 @@ func TestApiThrottlingAndLogging(t *testing.T) {
 	if jsonOf(plan["Throttle"]) != `{"BurstLimit":2000,"RateLimit":1000}` || jsonOf(plan["Quota"]) != `{"Limit":50000000,"Period":"MONTH"}` {
 		t.Errorf("usage plan throttle %s quota %s", jsonOf(plan["Throttle"]), jsonOf(plan["Quota"]))
 	}
-	one(t, appResources("AWS::ApiGateway::UsagePlanKey"), "usage plan keys")
+	if keys := appResources("AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlanKey"); len(keys) != 0 {
+		t.Errorf("%d API keys in the stack: every key is a merchant's", len(keys))
+	}
 }
 
-// The API key lives in Secrets Manager and is rotated every 30 days by the
-// Go rotator, which knows the usage plan and the key-name prefix.
-func TestApiKeyRotation(t *testing.T) {
-	secretNames := map[string]bool{}
-	for _, s := range appResources("AWS::SecretsManager::Secret") {
-		secretNames[s.Properties["Name"].(string)] = true
+// The merchant-key manager: Secrets Manager may invoke it for this
+// environment's merchant secrets only; it may create only secrets and keys
+// tagged as this environment's, write the registry as the registrar role,
+// and it cleans up before the usage plan goes.
+func TestMerchantKeys(t *testing.T) {
+	var fn resource
+	for _, f := range appResources("AWS::Lambda::Function") {
+		if f.Properties["FunctionName"] == "payments-merchant-keys-pr123" {
+			fn = f
+		}
 	}
-	if !secretNames["payments/pr123/api-key"] {
-		t.Errorf("no API key secret among %v", secretNames)
+	if fn.Properties == nil {
+		t.Fatal("no merchant-keys function")
 	}
-	schedule := one(t, appResources("AWS::SecretsManager::RotationSchedule"), "rotation schedules").Properties
-	if jsonOf(schedule["RotationRules"]) != `{"ScheduleExpression":"rate(30 days)"}` || !strings.Contains(jsonOf(schedule["RotationLambdaARN"]), "GatewayApiKeyRotator") {
-		t.Errorf("rotation %s", jsonOf(schedule))
+	env := jsonOf(fn.Properties["Environment"])
+	for _, want := range []string{`"DATABASE_USER":"payments_registrar"`, `"ENVIRONMENT_SUFFIX":"pr123"`, `"PRODUCTION":"false"`, "USAGE_PLAN_ID", "SECRETS_KEY_ARN"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("environment lacks %s: %s", want, env)
+		}
 	}
-	// The rotator may create, tag and delete only this environment's keys.
+	permission := ""
+	for _, p := range appResources("AWS::Lambda::Permission") {
+		if p.Properties["Principal"] == "secretsmanager.amazonaws.com" {
+			permission = jsonOf(p.Properties)
+		}
+	}
+	if !strings.Contains(permission, `"SourceArn":"arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:payments/pr123/merchants/*"`) ||
+		!strings.Contains(permission, `"SourceAccount":"123456789012"`) || !strings.Contains(permission, fn.logicalID) {
+		t.Errorf("Secrets Manager's permission %s", permission)
+	}
 	var policy string
 	for _, p := range appResources("AWS::IAM::ManagedPolicy") {
-		if p.Properties["ManagedPolicyName"] == "payments-apikey-rotator-pr123-policy" {
+		if p.Properties["ManagedPolicyName"] == "payments-merchant-keys-pr123-policy" {
 			policy = jsonOf(p.Properties["PolicyDocument"])
 		}
 	}
 	for _, want := range []string{
+		`"Action":["secretsmanager:CreateSecret","secretsmanager:TagResource"],"Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["Environment","Merchant"]},"StringEquals":{"aws:RequestTag/Environment":"pr123"}},"Effect":"Allow","Resource":"arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:payments/pr123/merchants/*"`,
 		`{"Action":"apigateway:POST","Condition":{"StringEquals":{"aws:RequestTag/Environment":"pr123"}},"Effect":"Allow","Resource":"arn:aws:apigateway:ap-southeast-1::/apikeys","Sid":"CreateThisEnvironmentsApiKeys"}`,
-		`{"Action":"apigateway:PUT","Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["Environment"]},"StringEquals":{"aws:RequestTag/Environment":"pr123"},"StringEqualsIfExists":{"aws:ResourceTag/Environment":"pr123"}},"Effect":"Allow","Resource":"arn:aws:apigateway:ap-southeast-1::/tags/*","Sid":"TagNewApiKeysAsThisEnvironments"}`,
+		`{"Action":"apigateway:PUT","Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["Environment","Merchant"]},"StringEquals":{"aws:RequestTag/Environment":"pr123"},"StringEqualsIfExists":{"aws:ResourceTag/Environment":"pr123"}},"Effect":"Allow","Resource":"arn:aws:apigateway:ap-southeast-1::/tags/*","Sid":"TagNewApiKeysAsThisEnvironments"}`,
 		`{"Action":"apigateway:DELETE","Condition":{"StringEquals":{"aws:ResourceTag/Environment":"pr123"}},"Effect":"Allow","Resource":"arn:aws:apigateway:ap-southeast-1::/apikeys/*","Sid":"DeleteThisEnvironmentsApiKeys"}`,
+		`"Condition":{"ForAllValues:StringEquals":{"kms:GrantOperations":["Decrypt"]},"StringEquals":{"kms:GrantConstraintType":"EncryptionContextSubset"}}`,
+		`{"Action":"lambda:InvokeFunction","Effect":"Allow","Resource":"arn:aws:lambda:ap-southeast-1:123456789012:function:payments-merchant-keys-pr123","Sid":"StartRotationsWithItself"}`,
+		`/payments_registrar"]]}`,
 	} {
 		if !strings.Contains(policy, want) {
-			t.Errorf("rotator policy lacks %s: %s", want, policy)
+			t.Errorf("merchant-keys policy lacks %s:\n%s", want, policy)
 		}
 	}
-	for _, f := range appResources("AWS::Lambda::Function") {
-		if f.Properties["FunctionName"] == "payments-apikey-rotator-pr123" {
-			env := jsonOf(f.Properties["Environment"])
-			if !strings.Contains(env, `"API_KEY_NAME_PREFIX":"payments-key-pr123-"`) || !strings.Contains(env, "USAGE_PLAN_ID") {
-				t.Errorf("rotator environment %s", env)
-			}
-			return
-		}
+	cleanup := one(t, appResources("Custom::MerchantKeys"), "merchant-key cleanups")
+	plan := one(t, appResources("AWS::ApiGateway::UsagePlan"), "usage plans")
+	if refOf(cleanup.Properties["ServiceToken"]) != fn.logicalID || !slices.Contains(cleanup.DependsOn, plan.logicalID) {
+		t.Errorf("cleanup %s depends on %v: want the function's, deleted before the usage plan %s", jsonOf(cleanup.Properties), cleanup.DependsOn, plan.logicalID)
 	}
-	t.Error("no rotator function")
 }
 
 func asMap(v any) map[string]any {

@@ -74,7 +74,8 @@ func NewStacks(app awscdk.App, cfg environment.Config, sourceRoot string) Stacks
 
 	s.Data = newStack("Data", cfg.Region, "Payments platform: Aurora PostgreSQL, document storage (stateful)", true)
 	dataKeys := keys.ImportInto(s.Data)
-	database := NewDatabase(s.Data, "Database", &DatabaseProps{Config: cfg, Network: network, Keys: dataKeys, SourceRoot: sourceRoot})
+	findings := NewCardDataFindings(s.Data, "CardDataFindings", cfg, dataKeys.Logs)
+	database := NewDatabase(s.Data, "Database", &DatabaseProps{Config: cfg, Network: network, Keys: dataKeys, CardDataFindings: findings, SourceRoot: sourceRoot})
 	storage := NewStorage(s.Data, "Storage", &StorageProps{Config: cfg, Keys: dataKeys, ReplicaKeyArn: replica.Key.KeyArn()})
 	if !cfg.Production {
 		NewBucketCleaner(s.Data, "BucketCleaner", &BucketCleanerProps{
@@ -101,12 +102,18 @@ func NewStacks(app awscdk.App, cfg environment.Config, sourceRoot string) Stacks
 	appKeys := keys.ImportInto(s.App)
 	names := NewNames(s.App, "Names", cfg)
 	queues := NewQueues(s.App, "Queues", cfg, appKeys)
-	service := NewPaymentService(s.App, "Api", &PaymentServiceProps{Config: cfg, Network: network, Database: database, Keys: appKeys, Queues: queues, SourceRoot: sourceRoot})
-	processor := NewProcessor(s.App, "Processor", &ProcessorProps{Config: cfg, Network: network, Database: database, Keys: appKeys, Queues: queues, SourceRoot: sourceRoot})
+	service := NewPaymentService(s.App, "Api", &PaymentServiceProps{
+		Config: cfg, Network: network, Database: database, Keys: appKeys, Queues: queues, CardDataFindings: findings, SourceRoot: sourceRoot,
+	})
+	processor := NewProcessor(s.App, "Processor", &ProcessorProps{
+		Config: cfg, Network: network, Database: database, Keys: appKeys, Queues: queues, CardDataFindings: findings, SourceRoot: sourceRoot,
+	})
 	edge := NewEdge(s.App, "Edge", &EdgeProps{Config: cfg, Network: network, Service: service, Names: names, LogBucketName: cfg.BucketName("logs", cfg.Region)})
-	gateway := NewPaymentsAPI(s.App, "Gateway", &PaymentsAPIProps{Config: cfg, Network: network, Keys: appKeys, Edge: edge, Names: names, SourceRoot: sourceRoot})
+	gateway := NewPaymentsAPI(s.App, "Gateway", &PaymentsAPIProps{
+		Config: cfg, Network: network, Keys: appKeys, Edge: edge, Names: names, Database: database, CardDataFindings: findings, SourceRoot: sourceRoot,
+	})
 	webACLs := NewWebACLs(s.App, "Waf", &WebACLsProps{
-		Config: cfg, Keys: appKeys, LoadBalancerArn: edge.LoadBalancer.LoadBalancerArn(), StageArn: gateway.RestAPI.DeploymentStage().StageArn(),
+		Config: cfg, Keys: appKeys, CardDataFindings: findings, LoadBalancerArn: edge.LoadBalancer.LoadBalancerArn(), StageArn: gateway.RestAPI.DeploymentStage().StageArn(),
 	})
 	NewObservability(s.App, "Observability", &ObservabilityProps{
 		Config: cfg, Keys: appKeys, Thresholds: DefaultAlarmThresholds, API: gateway, Edge: edge, WebACLs: webACLs,
@@ -130,7 +137,7 @@ func NewStacks(app awscdk.App, cfg environment.Config, sourceRoot string) Stacks
 	output(s.Data, "DocumentBucketName", "The document bucket (replicated to the replica region)", storage.Documents.BucketName())
 	output(s.Replica, "ReplicaBucketName", "The replication destination of the document bucket", replica.Bucket.BucketName())
 	output(s.Replica, "ReplicaRegion", "The region of the replica bucket", jsii.String(cfg.ReplicaRegion))
-	output(s.App, "ApiKeySecretArn", "The API key secret (rotated every 30 days)", gateway.APIKeySecret.SecretArn())
+	output(s.App, "MerchantKeysFunctionName", "Onboards, rotates and offboards merchants' API keys (make merchant-onboard invokes it)", gateway.MerchantKeys.Function.FunctionName())
 
 	awscdk.Tags_Of(app).Add(jsii.String("Project"), jsii.String("payments"), nil)
 	// The account setup belongs to no environment.

@@ -20,9 +20,14 @@ import (
 	"github.com/fintech/payments-platform/environment"
 )
 
-// AppDatabaseRole is the PostgreSQL role every service and Lambda connects
-// as, with an IAM authentication token (rds_iam); it has no password.
-const AppDatabaseRole = "payments_app"
+// The PostgreSQL roles the workloads connect as, each with an IAM
+// authentication token (rds_iam) and no password: AppDatabaseRole for the
+// services, RegistrarDatabaseRole for the merchant-key manager, which
+// alone writes the merchant registry. dbinit creates both.
+const (
+	AppDatabaseRole       = "payments_app"
+	RegistrarDatabaseRole = "payments_registrar"
+)
 
 // DatabasePort is PostgreSQL's port on the cluster.
 const DatabasePort = 5432
@@ -48,6 +53,9 @@ type DatabaseProps struct {
 	Config  environment.Config
 	Network *Network
 	Keys    *Keys
+	// CardDataFindings receives what the data-protection policies of the
+	// logs carrying client input find (NewCardDataFindings).
+	CardDataFindings awslogs.ILogGroup
 	// SourceRoot is the Go module root, for building dbinit.
 	SourceRoot string
 }
@@ -75,7 +83,7 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 
 	// RDS exports into a group it names itself; creating it first lets us
 	// encrypt it and keep it 2557 days.
-	d.LogGroup = newAuditLogGroup(this, "PostgresLog", cfg, jsii.String("/aws/rds/cluster/"+clusterID+"/postgresql"), keys.Logs)
+	d.LogGroup = newCardDataLogGroup(this, "PostgresLog", cfg, jsii.String("/aws/rds/cluster/"+clusterID+"/postgresql"), keys.Logs, props.CardDataFindings)
 
 	monitoringRole := NewServiceRole(this, "MonitoringRole", &ServiceRoleProps{
 		Name:    cfg.Name("db-monitoring"),
@@ -148,6 +156,9 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 			"log_min_duration_statement": jsii.String("1000"),
 			"shared_preload_libraries":   jsii.String("pg_stat_statements,pgaudit"),
 			"pgaudit.log":                jsii.String("ddl,role"),
+			// Statement parameters carry what clients send (tokens,
+			// references): never in the audit log.
+			"pgaudit.log_parameter": jsii.String("0"),
 		},
 		CloudwatchLogsExports:      jsii.Strings("postgresql"),
 		Backup:                     &awsrds.BackupProps{Retention: awscdk.Duration_Days(&backupDays), PreferredWindow: jsii.String("17:00-18:00")},
@@ -321,6 +332,7 @@ func newDatabaseBootstrap(scope constructs.Construct, cfg environment.Config, ne
 		Properties: &map[string]any{
 			"SecretArn":        secret.SecretArn(),
 			"AppRole":          AppDatabaseRole,
+			"RegistrarRole":    RegistrarDatabaseRole,
 			"MigrationsDigest": migrationsDigest(root),
 		},
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY, // the handler's Delete is a no-op

@@ -108,6 +108,9 @@ type GoFunctionProps struct {
 	// LogsKey encrypts the function's log group; EnvironmentKey its
 	// environment variables.
 	LogsKey, EnvironmentKey awskms.IKey
+	// CardDataFindings, when set, puts the card-data protection policy on
+	// the function's log group (for functions that log client input).
+	CardDataFindings awslogs.ILogGroup
 	// Statements are the function's own permissions. Logging, X-Ray and the
 	// VPC network-interface permissions are added here.
 	Statements []awsiam.PolicyStatement
@@ -131,7 +134,11 @@ func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps
 	name := cfg.Name(props.Name)
 	f := &GoFunction{Construct: this}
 
-	f.LogGroup = newAuditLogGroup(this, "LogGroup", cfg, jsii.String(cfg.LogGroupName("lambda/"+props.Name)), props.LogsKey)
+	if props.CardDataFindings != nil {
+		f.LogGroup = newCardDataLogGroup(this, "LogGroup", cfg, jsii.String(cfg.LogGroupName("lambda/"+props.Name)), props.LogsKey, props.CardDataFindings)
+	} else {
+		f.LogGroup = newAuditLogGroup(this, "LogGroup", cfg, jsii.String(cfg.LogGroupName("lambda/"+props.Name)), props.LogsKey)
+	}
 	var securityGroups *[]awsec2.ISecurityGroup
 	if props.Vpc != nil {
 		f.SecurityGroup = awsec2.NewSecurityGroup(this, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{

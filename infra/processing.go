@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -85,12 +86,15 @@ func messagingKeyStatement(cfg environment.Config, keys *Keys, actions ...string
 
 // ProcessorProps configures NewProcessor.
 type ProcessorProps struct {
-	Config     environment.Config
-	Network    *Network
-	Database   *Database
-	Keys       *Keys
-	Queues     *Queues
-	SourceRoot string
+	Config   environment.Config
+	Network  *Network
+	Database *Database
+	Keys     *Keys
+	Queues   *Queues
+	// CardDataFindings receives what the data-protection policies of the
+	// logs carrying client input find (NewCardDataFindings).
+	CardDataFindings awslogs.ILogGroup
+	SourceRoot       string
 }
 
 // NewProcessor deploys cmd/processor on the payment queue: batches of 10,
@@ -106,7 +110,7 @@ func NewProcessor(scope constructs.Construct, id string, props *ProcessorProps) 
 		ProductionReservedConcurrency: processorMaxConcurrency * 2,
 		ConcurrencyBound:              fmt.Sprintf("the SQS event source's MaximumConcurrency (%d) bounds its invocations.", processorMaxConcurrency),
 		Vpc:                           props.Network.Vpc, Subnets: props.Network.PrivateSubnets(),
-		LogsKey: props.Keys.Logs, EnvironmentKey: props.Keys.Secrets,
+		LogsKey: props.Keys.Logs, EnvironmentKey: props.Keys.Secrets, CardDataFindings: props.CardDataFindings,
 		Environment: map[string]string{
 			"DATABASE_WRITER_HOST": *props.Database.Cluster.ClusterEndpoint().Hostname(),
 			"ENVIRONMENT":          cfg.EnvironmentSuffix,

@@ -33,8 +33,11 @@ type PaymentServiceProps struct {
 	Database *Database
 	Keys     *Keys
 	// Queues receive the outbox events the API relays.
-	Queues     *Queues
-	SourceRoot string
+	Queues *Queues
+	// CardDataFindings receives what the data-protection policies of the
+	// logs carrying client input find (NewCardDataFindings).
+	CardDataFindings awslogs.ILogGroup
+	SourceRoot       string
 }
 
 // PaymentService is the payment API on ECS Fargate in the private subnets.
@@ -60,7 +63,7 @@ func NewPaymentService(scope constructs.Construct, id string, props *PaymentServ
 		ClusterName:         jsii.String(cfg.Name("cluster")),
 		ContainerInsightsV2: awsecs.ContainerInsights_ENHANCED,
 	})
-	s.LogGroup = newAuditLogGroup(this, "LogGroup", cfg, jsii.String(cfg.LogGroupName("api")), props.Keys.Logs)
+	s.LogGroup = newCardDataLogGroup(this, "LogGroup", cfg, jsii.String(cfg.LogGroupName("api")), props.Keys.Logs, props.CardDataFindings)
 	// Container Insights writes the cluster's performance events into a
 	// group ECS names and would create itself: unencrypted, kept forever and
 	// left behind by `make destroy`. Created first, it is like every other
@@ -210,11 +213,15 @@ func NewPaymentService(scope constructs.Construct, id string, props *PaymentServ
 
 // ConnectArn is the rds-db:connect resource of the application role on
 // this cluster.
-func (d *Database) ConnectArn() *string {
+func (d *Database) ConnectArn() *string { return d.ConnectArnOf(AppDatabaseRole) }
+
+// ConnectArnOf is the rds-db:connect resource of a database role on this
+// cluster.
+func (d *Database) ConnectArnOf(role string) *string {
 	stack := awscdk.Stack_Of(d.Construct)
 	return awscdk.Fn_Join(jsii.String(""), &[]*string{
 		jsii.String("arn:aws:rds-db:" + *stack.Region() + ":" + *stack.Account() + ":dbuser:"),
 		d.Cluster.ClusterResourceIdentifier(),
-		jsii.String("/" + AppDatabaseRole),
+		jsii.String("/" + role),
 	})
 }

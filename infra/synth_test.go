@@ -44,8 +44,7 @@ var (
 // matrixContext turns on every non-default axis of the configuration at
 // once: production, a real domain with its hosted zone, an imported ALB
 // certificate next to a DNS-validated API one, the longest suffix and
-// replica region names allow, a truststore file and an existing API-key
-// secret. The default synthesis covers the placeholders.
+// replica region names allow, a truststore file. The default synthesis covers the placeholders.
 var matrixContext = map[string]any{
 	environment.KeyProduction:        true,
 	environment.KeyEnvironmentSuffix: longestSuffix,
@@ -55,7 +54,6 @@ var matrixContext = map[string]any{
 	environment.KeyHostedZoneName:    "example.org",
 	environment.KeyALBCertificateArn: "arn:aws:acm:ap-southeast-1:123456789012:certificate/12345678-1234-1234-1234-123456789012",
 	environment.KeyMtlsTruststore:    "../environment/testdata/ca.pem",
-	environment.KeyAPIKeySecretArn:   "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:payments/api-key-AbCdEf",
 	environment.KeyAlarmEmails:       "oncall@example.org,payments-team@example.org",
 	environment.KeyPagerEndpoint:     "https://events.pagerduty.com/integration/0123456789abcdef/enqueue",
 }
@@ -510,6 +508,43 @@ func TestLogGroupsAreEncryptedAndKeptSevenYears(t *testing.T) {
 	}
 }
 
+// The logs that carry what clients send mask card data and audit every
+// finding into the findings group (PCI DSS requirement 3, defence in depth:
+// the API refuses card numbers before anything is logged), and the
+// database's audit log never records statement parameters.
+func TestCardDataIsMaskedInLogs(t *testing.T) {
+	want := []string{"/payments/pr123/api", "/payments/pr123/apigateway-access", "/payments/pr123/lambda/processor",
+		"aws-waf-logs-payments-edge-pr123", "/aws/rds/cluster/payments-db-pr123/postgresql"}
+	var protected []string
+	for _, r := range resources("AWS::Logs::LogGroup") {
+		policy := asMap(r.Properties["DataProtectionPolicy"])
+		if policy == nil {
+			continue
+		}
+		name, _ := r.Properties["LogGroupName"].(string)
+		protected = append(protected, name)
+		body := jsonOf(policy)
+		for _, want := range []string{"data-identifier/CreditCardNumber", "data-identifier/CreditCardSecurityCode", `"Deidentify":{"MaskConfig":{}}`,
+			`"FindingsDestination":{"CloudWatchLogs":{"LogGroup":`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: policy lacks %s: %s", name, want, body)
+			}
+		}
+		if r.stack == "PaymentsData-"+testSuffix && !slices.ContainsFunc(r.DependsOn, func(id string) bool { return strings.HasPrefix(id, "CardDataFindings") }) {
+			t.Errorf("%s: created before its findings group (%v)", name, r.DependsOn)
+		}
+	}
+	slices.Sort(protected)
+	slices.Sort(want)
+	if !slices.Equal(protected, want) {
+		t.Errorf("protected log groups %v, want %v", protected, want)
+	}
+	params := jsonOf(one(t, resources("AWS::RDS::DBClusterParameterGroup"), "cluster parameter groups").Properties["Parameters"])
+	if !strings.Contains(params, `"pgaudit.log_parameter":"0"`) {
+		t.Errorf("pgaudit may log statement parameters: %s", params)
+	}
+}
+
 // Every function logs into a group the app creates (and so encrypts, keeps
 // 2557 days and removes with the stack): ours and CDK's through
 // LoggingConfig, the database rotation function (a Serverless Application
@@ -548,8 +583,8 @@ func TestResourceCounts(t *testing.T) {
 		"PaymentsReplica-" + testSuffix: 14,
 		"PaymentsKeys-" + testSuffix:    12,
 		"PaymentsNetwork-" + testSuffix: 74,
-		"PaymentsData-" + testSuffix:    46,
-		"PaymentsApp-" + testSuffix:     111,
+		"PaymentsData-" + testSuffix:    47,
+		"PaymentsApp-" + testSuffix:     140,
 	}
 	for stack, tmpl := range templates {
 		got := 0

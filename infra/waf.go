@@ -59,6 +59,9 @@ type WebACLs struct {
 type WebACLsProps struct {
 	Config environment.Config
 	Keys   *Keys
+	// CardDataFindings receives what the data-protection policies of the
+	// logs carrying client input find (NewCardDataFindings).
+	CardDataFindings awslogs.ILogGroup
 	// LoadBalancerArn and StageArn are the resources the ACLs protect.
 	LoadBalancerArn, StageArn *string
 }
@@ -68,7 +71,7 @@ func NewWebACLs(scope constructs.Construct, id string, props *WebACLsProps) *Web
 	this := constructs.NewConstruct(scope, &id)
 	cfg := props.Config
 	w := &WebACLs{Construct: this}
-	w.LogGroup = newAuditLogGroup(this, "LogGroup", cfg, jsii.String(cfg.WafLogGroupName()), props.Keys.Logs)
+	w.LogGroup = newCardDataLogGroup(this, "LogGroup", cfg, jsii.String(cfg.WafLogGroupName()), props.Keys.Logs, props.CardDataFindings)
 
 	injection, injectionWCU := injectionRuleGroup(this, cfg)
 	w.LoadBalancer = newWebACL(this, "LoadBalancer", cfg.Name("edge"), injectionWCU+wcuCommonRuleSet+wcuKnownBad+wcuSQLiRuleSet, nil,

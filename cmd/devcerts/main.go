@@ -6,6 +6,11 @@
 //	certs/client.pem      a client certificate signed by the CA (clientAuth)
 //	certs/client.key      its private key (mode 0600)
 //
+// With -merchant <id> it issues a merchant's client certificate from the
+// existing test CA instead (CN=<id>, what make merchant-onboard registers):
+//
+//	certs/merchants/<id>.pem and <id>.key
+//
 // certs/ is ignored by git: private keys never leave the machine. Existing
 // files are never overwritten unless -force is given.
 package main
@@ -24,6 +29,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 )
 
@@ -31,13 +37,81 @@ func main() {
 	dir := flag.String("dir", "certs", "output directory")
 	client := flag.String("client", "payments-dev-client", "common name of the client certificate")
 	force := flag.Bool("force", false, "overwrite existing files")
+	merchant := flag.String("merchant", "", "issue this merchant's client certificate from the test CA in -dir")
 	flag.Parse()
+	if *merchant != "" {
+		cert, err := issueMerchant(*dir, *merchant, *force, time.Now())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "devcerts:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("wrote %s and its key\n", cert)
+		return
+	}
 	if err := run(*dir, *client, *force, time.Now()); err != nil {
 		fmt.Fprintln(os.Stderr, "devcerts:", err)
 		os.Exit(1)
 	}
 	fmt.Printf("wrote %s/{truststore.pem,ca.key,client.pem,client.key}\n", *dir)
 }
+
+// issueMerchant signs a client certificate for the merchant with the test
+// CA of dir, and returns its path.
+func issueMerchant(dir, merchant string, force bool, now time.Time) (string, error) {
+	if !merchantID.MatchString(merchant) {
+		return "", fmt.Errorf("merchant %q: use 1-64 letters, digits, '-' or '_'", merchant)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(dir, "truststore.pem"))
+	if err != nil {
+		return "", fmt.Errorf("the test CA: %w (run make dev-certs first)", err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, "ca.key"))
+	if err != nil {
+		return "", fmt.Errorf("the test CA's key: %w (run make dev-certs first)", err)
+	}
+	caBlock, _ := pem.Decode(caPEM)
+	keyBlock, _ := pem.Decode(keyPEM)
+	if caBlock == nil || keyBlock == nil {
+		return "", errors.New("the test CA in " + dir + " is not PEM")
+	}
+	ca, err := x509.ParseCertificate(caBlock.Bytes)
+	if err != nil {
+		return "", err
+	}
+	caKey, err := x509.ParsePKCS8PrivateKey(keyBlock.Bytes)
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "merchants")
+	certFile := filepath.Join(out, merchant+".pem")
+	if _, err := os.Stat(certFile); err == nil && !force {
+		return "", fmt.Errorf("%s exists: keep it, or run with -force to issue another", certFile)
+	}
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		return "", err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: merchant, Organization: []string{"payments (non-production)"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(1, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(out, merchant+".key"), pem.EncodeToMemory(privateKeyBlock(key)), 0o600); err != nil {
+		return "", err
+	}
+	return certFile, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}
+
+var merchantID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 func run(dir, clientName string, force bool, now time.Time) error {
 	files := []string{"truststore.pem", "ca.key", "client.pem", "client.key"}

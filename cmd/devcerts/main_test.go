@@ -57,3 +57,42 @@ func TestRun(t *testing.T) {
 		}
 	})
 }
+
+// A merchant's certificate is issued by the test CA, for client auth, named
+// after the merchant.
+func TestIssueMerchant(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	if _, err := issueMerchant(dir, "acme", false, now); err == nil || !strings.Contains(err.Error(), "make dev-certs") {
+		t.Fatalf("without a CA: %v", err)
+	}
+	if err := run(dir, "client-1", false, now); err != nil {
+		t.Fatal(err)
+	}
+	certFile, err := issueMerchant(dir, "acme", false, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, _ := os.ReadFile(certFile)
+	keyPEM, _ := os.ReadFile(filepath.Join(dir, "merchants", "acme.key"))
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(pair.Certificate[0])
+	caPEM, _ := os.ReadFile(filepath.Join(dir, "truststore.pem"))
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: now}); err != nil {
+		t.Errorf("the merchant's certificate does not verify for client auth: %v", err)
+	}
+	if leaf.Subject.CommonName != "acme" {
+		t.Errorf("subject %s", leaf.Subject)
+	}
+	if _, err := issueMerchant(dir, "acme", false, now); err == nil {
+		t.Error("overwrote an existing certificate")
+	}
+	if _, err := issueMerchant(dir, "../escape", false, now); err == nil {
+		t.Error("accepted a merchant id that is a path")
+	}
+}

@@ -214,13 +214,14 @@ func TestDocumentsReplicate(t *testing.T) {
 	}
 }
 
-// Both secrets rotate every 30 days.
+// The database credential and every merchant's API key rotate every 30
+// days.
 func TestSecretsRotateEvery30Days(t *testing.T) {
 	o := environment(t)
 	sm := secretsmanager.NewFromConfig(awsConfig(t, primaryRegion(t, o)))
-	for _, key := range []string{"DatabaseSecretArn", "ApiKeySecretArn"} {
-		t.Run(key, func(t *testing.T) {
-			got, err := sm.DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(o[key])})
+	for name, arn := range map[string]string{"database": o["DatabaseSecretArn"], "merchant API key": merchantOfDevCertificate(t, o).secretArn} {
+		t.Run(name, func(t *testing.T) {
+			got, err := sm.DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -228,7 +229,70 @@ func TestSecretsRotateEvery30Days(t *testing.T) {
 			every30 := rules != nil && (aws.ToInt64(rules.AutomaticallyAfterDays) == 30 || aws.ToString(rules.ScheduleExpression) == "rate(30 days)")
 			if !aws.ToBool(got.RotationEnabled) || !every30 || aws.ToString(got.RotationLambdaARN) == "" {
 				t.Errorf("%s: rotation enabled %v, rules %+v, lambda %q; want every 30 days by a rotation Lambda",
-					o[key], aws.ToBool(got.RotationEnabled), rules, aws.ToString(got.RotationLambdaARN))
+					arn, aws.ToBool(got.RotationEnabled), rules, aws.ToString(got.RotationLambdaARN))
+			}
+		})
+	}
+}
+
+// Every request acts for the merchant its credentials belong to: another
+// merchant's payment is not found, a body naming another merchant is
+// refused, and one merchant's key with another's certificate gets nowhere.
+func TestMerchantsAreIsolated(t *testing.T) {
+	o := environment(t)
+	a, b := merchantOfDevCertificate(t, o), secondMerchant(t, o)
+	asA, asB := clientAs(o, a.cert, a.apiKey), clientAs(o, b.cert, b.apiKey)
+	created := asA.do(t, "POST", "/v1/payments", idempotencyKey(t), newPayment("isolation"))
+	var p payments.Payment
+	if created.status != http.StatusCreated || json.Unmarshal(created.body, &p) != nil {
+		t.Fatalf("A creates: %d %s", created.status, created.body)
+	}
+	if got := asB.do(t, "GET", "/v1/payments/"+p.ID, "", nil); got.status != http.StatusNotFound || got.problemCode() != "payment_not_found" {
+		t.Errorf("B reads A's payment: %d %s, want 404", got.status, got.body)
+	}
+	if got := asB.do(t, "POST", "/v1/payments", idempotencyKey(t), newPayment("for A")); got.status != http.StatusForbidden || got.problemCode() != "merchant_mismatch" {
+		t.Errorf("B pays for A (merchantId in the body): %d %s, want 403 merchant_mismatch", got.status, got.body)
+	}
+	mixed := clientAs(o, b.cert, a.apiKey)
+	if got := mixed.do(t, "GET", "/v1/payments/"+p.ID, "", nil); got.status != http.StatusForbidden || got.problemCode() != "credentials_mismatch" {
+		t.Errorf("A's key with B's certificate: %d %s, want 403 credentials_mismatch", got.status, got.body)
+	}
+	list := asA.do(t, "GET", "/v1/payments?limit=100", "", nil)
+	if list.status != http.StatusOK || !strings.Contains(string(list.body), p.ID) {
+		t.Errorf("A's list: %d, want its payment %s", list.status, p.ID)
+	}
+	if list := asB.do(t, "GET", "/v1/payments?limit=100", "", nil); strings.Contains(string(list.body), p.ID) {
+		t.Errorf("B's list shows A's payment %s", p.ID)
+	}
+}
+
+// What API Gateway refuses itself is a problem too: an unknown path, a body
+// its model refuses, a key it does not know.
+func TestGatewayAnswersProblems(t *testing.T) {
+	o := environment(t)
+	api := newAPIClient(t, o, true)
+	for _, tc := range []struct {
+		name, method, path string
+		body               []byte
+		apiKey             string
+		status             int
+		code               string
+	}{
+		{"UnknownPath", "GET", "/v1/nothing", nil, api.apiKey, http.StatusNotFound, "not_found"},
+		{"ModelRefusesBody", "POST", "/v1/payments", []byte(`{"amount":"12.50","currency":"SGD"}`), api.apiKey, http.StatusBadRequest, "request_body_invalid"},
+		{"UnknownAPIKey", "GET", "/v1/payments", nil, "not-a-key-of-this-api-0123456789", http.StatusForbidden, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := *api
+			client.apiKey = tc.apiKey
+			key := ""
+			if tc.method == "POST" {
+				key = idempotencyKey(t)
+			}
+			got := client.do(t, tc.method, tc.path, key, tc.body)
+			if got.status != tc.status || got.header.Get("Content-Type") != "application/problem+json" || got.problemCode() == "" ||
+				tc.code != "" && got.problemCode() != tc.code {
+				t.Errorf("%d %q %s, want %d problem %s", got.status, got.header.Get("Content-Type"), got.body, tc.status, tc.code)
 			}
 		})
 	}
@@ -268,32 +332,28 @@ type apiClient struct {
 	apiKey   string
 }
 
+// newAPIClient calls as merchant A: its client certificate (or none) and
+// its API key.
 func newAPIClient(t *testing.T, o Outputs, withCertificate bool) *apiClient {
 	t.Helper()
+	m := merchantOfDevCertificate(t, o)
+	if !withCertificate {
+		m.cert = tls.Certificate{}
+	}
+	return clientAs(o, m.cert, m.apiKey)
+}
+
+// clientAs calls with this certificate (none when empty) and API key.
+func clientAs(o Outputs, cert tls.Certificate, apiKey string) *apiClient {
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
-	if withCertificate {
-		tlsConfig.Certificates = []tls.Certificate{clientCertificate(t)}
+	if cert.Certificate != nil {
+		tlsConfig.Certificates = []tls.Certificate{cert}
 	}
 	return &apiClient{
 		client:   &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig}},
 		endpoint: strings.TrimSuffix(o["ApiEndpoint"], "/"),
-		apiKey:   apiKey(t, o),
+		apiKey:   apiKey,
 	}
-}
-
-// apiKey reads the current API key from its secret, as a client would.
-func apiKey(t *testing.T, o Outputs) string {
-	t.Helper()
-	sm := secretsmanager.NewFromConfig(awsConfig(t, primaryRegion(t, o)))
-	got, err := sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(o["ApiKeySecretArn"])})
-	if err != nil {
-		t.Fatalf("API key secret: %v", err)
-	}
-	var secret struct{ Value string }
-	if err := json.Unmarshal([]byte(aws.ToString(got.SecretString)), &secret); err != nil || secret.Value == "" {
-		t.Fatalf("API key secret has no value field: %v", err)
-	}
-	return secret.Value
 }
 
 func (a *apiClient) request(t *testing.T, method, path, idempotencyKey string, body []byte) *http.Request {
@@ -348,7 +408,7 @@ func send(t *testing.T, client *http.Client, req *http.Request) response {
 
 func newPayment(reference string) []byte {
 	body, _ := json.Marshal(map[string]any{
-		"merchantId": "integration-tests", "amount": 1250, "currency": "SGD",
+		"merchantId": merchantA, "amount": 1250, "currency": "SGD",
 		"paymentMethodToken": "tok_integration_approve", "reference": reference,
 	})
 	return body

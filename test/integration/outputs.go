@@ -21,8 +21,8 @@ const FlatOutputsFile = "cfn-outputs/flat-outputs.json"
 // non-empty: a test never passes because a value was missing.
 var Required = []string{
 	"AlbDnsName", "ApiEndpoint", "DashboardUrl",
-	"ApiKeySecretArn", "DatabaseClusterIdentifier", "DatabaseSecretArn",
-	"DocumentBucketName", "ReplicaBucketName", "ReplicaRegion",
+	"DatabaseClusterIdentifier", "DatabaseSecretArn", "DocumentBucketName",
+	"MerchantKeysFunctionName", "ReplicaBucketName", "ReplicaRegion",
 }
 
 // Outputs are the deployed environment's stack outputs, by output name.
@@ -60,10 +60,8 @@ func (o Outputs) check() error {
 		if _, err := o.DashboardName(); err != nil {
 			problems = append(problems, err.Error())
 		}
-		for _, key := range []string{"ApiKeySecretArn", "DatabaseSecretArn"} {
-			if _, err := RegionOf(o[key]); err != nil {
-				problems = append(problems, fmt.Sprintf("%s: %v", key, err))
-			}
+		if _, err := RegionOf(o["DatabaseSecretArn"]); err != nil {
+			problems = append(problems, fmt.Sprintf("DatabaseSecretArn: %v", err))
 		}
 	}
 	if len(problems) > 0 {
