@@ -77,7 +77,8 @@ func TestServesItsContract(t *testing.T) {
 // payment body is. Where the server is stricter it is on purpose, each
 // case named: what a schema cannot say (a card number, a member named
 // twice, invalid UTF-8, a number spelled with an exponent or a fraction
-// point) and who may pay (another merchant's id).
+// point, a line separator, which API Gateway's and Go's patterns spell
+// differently) and who may pay (another merchant's id).
 func TestValidationAgreesWithTheContract(t *testing.T) {
 	body := func(replace ...string) string { return strings.NewReplacer(replace...).Replace(paymentBody(1250)) }
 	for _, tc := range []struct {
@@ -119,6 +120,9 @@ func TestValidationAgreesWithTheContract(t *testing.T) {
 		{"ErrExponentAmount", body("1250", "1.25e3"), "an exponent"},
 		{"ErrFractionPointAmount", body("1250", "1250.0"), "a fraction point"},
 		{"ErrAnotherMerchant", body("merchant-1", "merchant-2"), "another merchant"},
+		{"ErrC1ControlInReference", body("order 42", `a\u0085b`), ""},
+		{"ErrLineSeparatorInReference", body("order 42", `a\u2028b`), "a line separator"},
+		{"ErrCardNumberAfterAnotherNumber", body("order 42", "invoice 2026 4111 1111 1111 1111"), "a card number"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := apihttp.DecodeNewPayment([]byte(tc.body), "merchant-1")

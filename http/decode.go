@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -24,7 +25,7 @@ import (
 // optional: the payment is always the caller's merchant's, and a body that
 // names another merchant is refused.
 type createPaymentBody struct {
-	MerchantID         string         `json:"merchantId"`
+	MerchantID         jsontext.Value `json:"merchantId"`
 	Amount             jsontext.Value `json:"amount"`
 	Currency           string         `json:"currency"`
 	PaymentMethodToken string         `json:"paymentMethodToken"`
@@ -32,16 +33,20 @@ type createPaymentBody struct {
 }
 
 // readBody reads the whole request body, at most MaxBodyBytes: too large
-// is 413, a client too slow to send it within the server's read timeout
-// 408.
+// (or announced so) is 413, a client too slow to send it within the
+// server's read timeout 408.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	tooLarge := payments.Errorf(payments.EINVALID, "body_too_large", "the body must not exceed %d bytes", MaxBodyBytes)
+	if r.ContentLength > MaxBodyBytes {
+		return nil, tooLarge
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	var maxErr *http.MaxBytesError
 	switch {
 	case err == nil:
 		return body, nil
 	case errors.As(err, &maxErr):
-		return nil, payments.Errorf(payments.EINVALID, "body_too_large", "the body must not exceed %d bytes", MaxBodyBytes)
+		return nil, tooLarge
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return nil, payments.Errorf(payments.EINVALID, "request_timeout", "the body did not arrive in time; send it at once")
 	}
@@ -61,13 +66,28 @@ func DecodeNewPayment(body []byte, merchantID string) (payments.NewPayment, erro
 	if !utf8.Valid(body) {
 		return payments.NewPayment{}, payments.Errorf(payments.EINVALID, "invalid_utf8", "the body is not valid UTF-8")
 	}
+	if jsontext.Value(body).Kind() != '{' {
+		// A body that is not an object (null included, which would decode
+		// into an empty payment) says nothing about a payment.
+		if !jsontext.Value(body).IsValid() {
+			return payments.NewPayment{}, payments.Errorf(payments.EINVALID, "malformed_json", "the body is not one valid JSON object")
+		}
+		return payments.NewPayment{}, payments.Errorf(payments.EINVALID, "field_type_invalid", "the body must be a JSON object")
+	}
 	var b createPaymentBody
 	if err := json.Unmarshal(body, &b, json.RejectUnknownMembers(true)); err != nil {
 		return payments.NewPayment{}, decodeError(err)
 	}
-	if b.MerchantID != "" && b.MerchantID != merchantID {
-		return payments.NewPayment{}, payments.Errorf(payments.EFORBIDDEN, "merchant_mismatch",
-			"merchantId %q is not the merchant your credentials belong to; leave it out, payments are always your own", b.MerchantID)
+	if b.MerchantID != nil {
+		var named string
+		if b.MerchantID.Kind() != '"' || json.Unmarshal(b.MerchantID, &named) != nil || payments.ValidateMerchantID(named) != nil {
+			return payments.NewPayment{}, payments.Errorf(payments.EINVALID, "merchant_id_invalid",
+				"merchantId, if sent, must be your merchant's id: 1-64 letters, digits, '-' or '_'")
+		}
+		if named != merchantID {
+			return payments.NewPayment{}, payments.Errorf(payments.EFORBIDDEN, "merchant_mismatch",
+				"merchantId is not the merchant your credentials belong to; leave it out, payments are always your own")
+		}
 	}
 	amount, err := parseAmount(b.Amount)
 	if err != nil {
@@ -109,22 +129,28 @@ func decodeError(err error) error {
 	var syntactic *jsontext.SyntacticError
 	switch {
 	case errors.Is(err, jsontext.ErrDuplicateName) && errors.As(err, &syntactic):
-		return payments.Errorf(payments.EINVALID, "duplicate_field", "field %q appears more than once", syntactic.JSONPointer.LastToken())
+		return payments.Errorf(payments.EINVALID, "duplicate_field", "field %s appears more than once", fieldName(syntactic.JSONPointer.LastToken()))
 	case errors.Is(err, json.ErrUnknownName) && errors.As(err, &semantic):
-		return payments.Errorf(payments.EINVALID, "unknown_field", "unknown field %q (names are case-sensitive)", semantic.JSONPointer.LastToken())
+		return payments.Errorf(payments.EINVALID, "unknown_field", "unknown field %s (names are case-sensitive)", fieldName(semantic.JSONPointer.LastToken()))
 	case errors.As(err, &semantic) && semantic.JSONKind != 0:
 		if semantic.JSONPointer == "" {
 			return payments.Errorf(payments.EINVALID, "field_type_invalid", "the body must be a JSON object")
 		}
-		return payments.Errorf(payments.EINVALID, "field_type_invalid", "field %q has the wrong type: want a string", semantic.JSONPointer.LastToken())
+		return payments.Errorf(payments.EINVALID, "field_type_invalid", "field %s has the wrong type: want a string", fieldName(semantic.JSONPointer.LastToken()))
 	}
 	return payments.Errorf(payments.EINVALID, "malformed_json", "the body is not one valid JSON object")
 }
 
 // PageRequest reads the query of GET /v1/payments: limit (1-100, default
 // 20) and cursor (the nextCursor of the previous page), each at most once.
-func PageRequest(q url.Values) (payments.PageRequest, error) {
+// A query that does not decode is refused, never read as no query (a
+// damaged cursor would restart paging).
+func PageRequest(rawQuery string) (payments.PageRequest, error) {
 	page := payments.PageRequest{Limit: payments.DefaultPageSize}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return page, payments.Errorf(payments.EINVALID, "query_invalid", "the query string is not valid: use limit=<1-%d>&cursor=<nextCursor>", payments.MaxPageSize)
+	}
 	if v, ok := q["limit"]; ok {
 		n, err := strconv.Atoi(v[0])
 		if len(v) > 1 || err != nil || n < 1 || n > payments.MaxPageSize {
@@ -134,7 +160,7 @@ func PageRequest(q url.Values) (payments.PageRequest, error) {
 	}
 	if v, ok := q["cursor"]; ok {
 		id, err := base64.RawURLEncoding.DecodeString(v[0])
-		if len(v) > 1 || err != nil || !payments.IsPaymentID(string(id)) {
+		if len(v) > 1 || err != nil || !payments.IsPaymentID(string(id)) || encodeCursor(string(id)) != v[0] {
 			return page, payments.Errorf(payments.EINVALID, "cursor_invalid", "cursor must be a nextCursor this API returned")
 		}
 		page.Before = string(id)
@@ -145,14 +171,37 @@ func PageRequest(q url.Values) (payments.PageRequest, error) {
 // encodeCursor makes a page's last payment id an opaque cursor.
 func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
 
+// fieldName quotes a member name for a problem's detail if it looks like a
+// field name; anything else a client sends is not repeated back (it could
+// be a card number).
+func fieldName(name string) string {
+	if fieldNamePattern.MatchString(name) {
+		return strconv.Quote(name)
+	}
+	return "(a name that is no field of a payment)"
+}
+
+var fieldNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
+
 // requireJSON accepts a Content-Type of application/json in any case, with
 // at most a charset parameter that says UTF-8 (RFC 9110, 8.3.1; RFC 8259).
+// One Content-Type only, and no content coding (RFC 9110, 8.4: a coding the
+// server does not apply is 415).
 func requireJSON(h http.Header) error {
+	refused := payments.Errorf(payments.EINVALID, "unsupported_media_type", "send the payment as Content-Type: application/json (UTF-8), without a Content-Encoding")
+	if len(h.Values("Content-Type")) != 1 {
+		return refused
+	}
+	for _, coding := range h.Values("Content-Encoding") {
+		if !strings.EqualFold(strings.TrimSpace(coding), "identity") {
+			return refused
+		}
+	}
 	mediaType, params, err := mime.ParseMediaType(h.Get("Content-Type"))
 	charset, hasCharset := params["charset"]
 	if err != nil || mediaType != "application/json" || len(params) > 1 || len(params) == 1 && !hasCharset ||
 		hasCharset && !strings.EqualFold(charset, "utf-8") {
-		return payments.Errorf(payments.EINVALID, "unsupported_media_type", "send the payment as Content-Type: application/json (UTF-8)")
+		return refused
 	}
 	return nil
 }
@@ -174,7 +223,10 @@ func IdempotencyKey(h http.Header) (string, error) {
 		key = key[1 : len(key)-1]
 	}
 	if key == "" || len(key) > 255 || strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e || r == '"' || r == '\\' }) {
-		return "", payments.Errorf(payments.EINVALID, "idempotency_key_invalid", "the Idempotency-Key must be 1-255 printable ASCII characters without spaces or quotes")
+		return "", payments.Errorf(payments.EINVALID, "idempotency_key_invalid", "the Idempotency-Key must be 1-255 printable ASCII characters without spaces, quotes or backslashes")
+	}
+	if payments.ContainsCardNumber(key) {
+		return "", payments.Errorf(payments.EINVALID, "idempotency_key_invalid", "the Idempotency-Key must not hold a card number; use a UUID")
 	}
 	return key, nil
 }

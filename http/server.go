@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"regexp"
 	"time"
 
 	"github.com/fintech/payments-platform/gateway"
@@ -58,15 +59,26 @@ func (h *Handler) document(w http.ResponseWriter, _ *http.Request) {
 type merchantHandler func(w http.ResponseWriter, r *http.Request, merchantID string)
 
 // forMerchant identifies the caller's merchant from the credentials API
-// Gateway forwards (gateway's headers, which it sets and a client cannot),
+// Gateway forwards (gateway's headers, which it sets, replacing a client's),
 // before anything else: a request without them is a 401, with another's
-// or unknown ones a 403.
+// or unknown ones a 403. Each header must come exactly once: were a
+// client's value ever passed on next to API Gateway's, the request is
+// refused rather than read by whichever value comes first.
 func (h *Handler) forMerchant(next merchantHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		var credentials [3]string
+		for i, name := range []string{gateway.HeaderAPIKeyID, gateway.HeaderClientCertSubject, gateway.HeaderClientCertIssuer} {
+			switch values := r.Header.Values(name); len(values) {
+			case 0:
+			case 1:
+				credentials[i] = values[0]
+			default:
+				h.problem(r.Context(), w, payments.Errorf(payments.EUNAUTHORIZED, "credentials_ambiguous", "the request carries %s more than once", name))
+				return
+			}
+		}
 		merchantID, err := h.merchants.Merchant(r.Context(), payments.Caller{
-			APIKeyID:           r.Header.Get(gateway.HeaderAPIKeyID),
-			CertificateSubject: r.Header.Get(gateway.HeaderClientCertSubject),
-			CertificateIssuer:  r.Header.Get(gateway.HeaderClientCertIssuer),
+			APIKeyID: credentials[0], CertificateSubject: credentials[1], CertificateIssuer: credentials[2],
 		})
 		if err != nil {
 			h.problem(r.Context(), w, err)
@@ -82,8 +94,10 @@ func (h *Handler) forMerchant(next merchantHandler) http.HandlerFunc {
 // ServeHTTP adds a request id, recovers panics, and logs one line per request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// API Gateway's request id (a UUID); anything else a client sends is
+	// replaced, so that no client input reaches the logs as an id.
 	id := r.Header.Get(gateway.HeaderRequestID)
-	if id == "" || len(id) > 128 {
+	if !requestIDPattern.MatchString(id) || payments.ContainsCardNumber(id) {
 		id = newRequestID()
 	}
 	w.Header().Set(gateway.HeaderRequestID, id)
@@ -96,7 +110,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.problem(ctx, rec, &payments.Error{Code: payments.EINTERNAL, Reason: "internal_error", Message: "internal error"})
 		}
 		// Never the body: it holds the payment method token.
-		h.log.InfoContext(ctx, "request", "requestId", id, "method", r.Method, "path", r.URL.Path,
+		// The route, not the path: a path is client input (it could hold
+		// a card number); the payment id is logged only when it is one.
+		route, paymentID := r.Pattern, r.PathValue("id")
+		if route == "" {
+			route = "(no route)"
+		}
+		if !payments.IsPaymentID(paymentID) {
+			paymentID = ""
+		}
+		h.log.InfoContext(ctx, "request", "requestId", id, "method", sanitizedMethod(r.Method), "route", route, "paymentId", paymentID,
 			"status", rec.status, "durationMs", time.Since(start).Milliseconds(),
 			"merchantId", info.merchantID, "apiKeyId", r.Header.Get(gateway.HeaderAPIKeyID))
 	}()
@@ -120,10 +143,10 @@ func (h *Handler) unrouted(w http.ResponseWriter, r *http.Request) {
 	}
 	if probe.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", probe.header.Get("Allow"))
-		h.problem(r.Context(), w, payments.Errorf(payments.EINVALID, "method_not_allowed", "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, probe.header.Get("Allow")))
+		h.problem(r.Context(), w, payments.Errorf(payments.EINVALID, "method_not_allowed", "this method is not allowed on this resource; allowed: %s", probe.header.Get("Allow")))
 		return
 	}
-	h.problem(r.Context(), w, payments.Errorf(payments.ENOTFOUND, "not_found", "no resource at %s", r.URL.Path))
+	h.problem(r.Context(), w, payments.Errorf(payments.ENOTFOUND, "not_found", "no such resource"))
 }
 
 // headerProbe records what the mux's own 404 or 405 handler would answer,
@@ -138,6 +161,18 @@ func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *headerProbe) WriteHeader(status int)      { p.status = status }
 
 type requestIDKey struct{}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+
+// sanitizedMethod is the method if it is one HTTP defines, else "other".
+func sanitizedMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return m
+	}
+	return "other"
+}
 
 // requestInfo is what the request log line says beyond the request itself:
 // the merchant it acted for, once known.
@@ -198,7 +233,7 @@ func (h *Handler) createPayment(w http.ResponseWriter, r *http.Request, merchant
 func (h *Handler) getPayment(w http.ResponseWriter, r *http.Request, merchantID string) {
 	id := r.PathValue("id")
 	if !payments.IsPaymentID(id) {
-		h.problem(r.Context(), w, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no payment %q: a payment id is a UUID such as 0192f0c1-9c4e-7d2a-8b3f-5a6e7c8d9e0f", id))
+		h.problem(r.Context(), w, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no such payment: a payment id is a UUID such as 0192f0c1-9c4e-7d2a-8b3f-5a6e7c8d9e0f"))
 		return
 	}
 	p, err := h.service.Payment(r.Context(), merchantID, id)
@@ -218,7 +253,7 @@ type PaymentList struct {
 }
 
 func (h *Handler) listPayments(w http.ResponseWriter, r *http.Request, merchantID string) {
-	page, err := PageRequest(r.URL.Query())
+	page, err := PageRequest(r.URL.RawQuery)
 	if err != nil {
 		h.problem(r.Context(), w, err)
 		return

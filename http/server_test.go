@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -255,6 +256,16 @@ func TestBadRequests(t *testing.T) {
 		{"JSONPrefixedType", "k", paymentBody(100), "application/jsonp", 415, "unsupported_media_type"},
 		{"OtherCharset", "k", paymentBody(100), "application/json; charset=iso-8859-1", 415, "unsupported_media_type"},
 		{"NoContentType", "k", paymentBody(100), "-", 415, "unsupported_media_type"},
+		// Found by the second black-box pass.
+		{"CardNumberAfterAnotherNumber", "k", strings.Replace(paymentBody(100), "order 42", "invoice 2026 4111 1111 1111 1111", 1), "", 400, "reference_contains_card_number"},
+		{"CardNumberInsideToken", "k", strings.Replace(paymentBody(100), token, "tok-4111111111111111", 1), "", 400, "payment_method_token_is_card_number"},
+		{"EmptyMerchantId", "k", strings.Replace(paymentBody(100), `"merchant-1"`, `""`, 1), "", 400, "merchant_id_invalid"},
+		{"NullMerchantId", "k", strings.Replace(paymentBody(100), `"merchant-1"`, `null`, 1), "", 400, "merchant_id_invalid"},
+		{"LongMerchantId", "k", strings.Replace(paymentBody(100), `merchant-1`, strings.Repeat("m", 65), 1), "", 400, "merchant_id_invalid"},
+		{"NullBody", "k", `null`, "", 400, "field_type_invalid"},
+		{"MissingCurrency", "k", strings.Replace(paymentBody(100), `"currency":"SGD",`, "", 1), "", 400, "currency_required"},
+		{"CardNumberAsIdempotencyKey", "4111111111111111", paymentBody(100), "", 400, "idempotency_key_invalid"},
+		{"ControlC1InReference", "k", strings.Replace(paymentBody(100), "order 42", `a\u0085b`, 1), "", 400, "reference_invalid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			headers := []string{}
@@ -277,6 +288,98 @@ func TestBadRequests(t *testing.T) {
 	}
 	if n := a.count(t, `SELECT count(*) FROM payments.payments`); n != 0 {
 		t.Errorf("bad requests wrote %d payments", n)
+	}
+}
+
+// Requests that a lenient server would read one way and API Gateway
+// another: duplicated credentials, duplicated media types, content codings,
+// undecodable queries, credentials that are no text; and bodies announced
+// too large are refused before they are read.
+func TestAmbiguousRequests(t *testing.T) {
+	a := newAPI(t)
+	for _, tc := range []struct {
+		name    string
+		method  string
+		path    string
+		headers [][2]string
+		status  int
+		code    string
+	}{
+		{"TwoAPIKeyIds", "GET", "/v1/payments", [][2]string{{gateway.HeaderAPIKeyID, merchant1.keyID}, {gateway.HeaderAPIKeyID, merchant2.keyID}}, 401, "credentials_ambiguous"},
+		{"TwoSubjects", "GET", "/v1/payments", [][2]string{{gateway.HeaderClientCertSubject, merchant1.subject}, {gateway.HeaderClientCertSubject, merchant2.subject}}, 401, "credentials_ambiguous"},
+		{"KeyIdNotUTF8", "GET", "/v1/payments", [][2]string{{gateway.HeaderAPIKeyID, "key-merchant-\xe9"}}, 403, "credential_unknown"},
+		{"SubjectNotUTF8", "POST", "/v1/payments", [][2]string{{gateway.HeaderClientCertSubject, "CN=\xff"}}, 403, "credential_unknown"},
+		{"TwoContentTypes", "POST", "/v1/payments", [][2]string{{"Content-Type", "application/json"}, {"Content-Type", "text/plain"}}, 415, "unsupported_media_type"},
+		{"ContentEncoding", "POST", "/v1/payments", [][2]string{{"Content-Encoding", "gzip"}}, 415, "unsupported_media_type"},
+		{"BadEscapeInQuery", "GET", "/v1/payments?limit=2&cursor=MDFh%", nil, 400, "query_invalid"},
+		{"SemicolonInQuery", "GET", "/v1/payments?limit=2;x", nil, 400, "query_invalid"},
+		{"PaddedCursor", "GET", "/v1/payments?cursor=" + url.QueryEscape("MDE5MGE4ZTQtMDAwMC03MDAwLTgwMDAtMDAwMDAwMDAwMDAw=="), nil, 400, "cursor_invalid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body io.Reader
+			if tc.method == "POST" {
+				body = strings.NewReader(paymentBody(100))
+			}
+			req, _ := http.NewRequest(tc.method, a.URL+tc.path, body)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", "ambiguous")
+			setHeaders(req, merchant1.headers())
+			for _, h := range tc.headers {
+				req.Header.Del(h[0])
+			}
+			for _, h := range tc.headers {
+				req.Header.Add(h[0], h[1])
+			}
+			r := do(t, req)
+			if r.status != tc.status || decode[apihttp.Problem](t, r).Code != tc.code {
+				t.Errorf("got %d %s, want %d %s", r.status, r.body, tc.status, tc.code)
+			}
+		})
+	}
+	t.Run("AnnouncedTooLarge", func(t *testing.T) {
+		conn, err := net.Dial("tcp", a.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /v1/payments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nIdempotency-Key: big\r\n"+
+			"%s: %s\r\n%s: %s\r\n%s: %s\r\nContent-Length: 99999999999\r\n\r\n{",
+			gateway.HeaderAPIKeyID, merchant1.keyID, gateway.HeaderClientCertSubject, merchant1.subject, gateway.HeaderClientCertIssuer, merchant1.issuer)
+		conn.SetReadDeadline(time.Now().Add(3 * time.Second)) // well inside the read timeout
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("no answer before the body arrived: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("got %d, want 413 at once", resp.StatusCode)
+		}
+	})
+}
+
+// Nothing a client sends reaches the logs or a problem's detail unless it
+// is known to be harmless: the route is logged, not the path; a request id
+// that is no id is replaced; problems do not repeat ids, paths or names
+// back.
+func TestClientInputIsNotEchoed(t *testing.T) {
+	a := newAPI(t)
+	pan := "4111111111111111"
+	req, _ := http.NewRequest("GET", a.URL+"/v1/payments/"+pan, nil)
+	setHeaders(req, merchant1.headers())
+	req.Header.Set(gateway.HeaderRequestID, "5555555555554444")
+	r1 := do(t, req)
+	r2 := a.post(t, "echo", strings.Replace(paymentBody(1), `{`, `{"`+pan+`":1,`, 1))
+	r3 := a.get(t, "/v1/"+pan)
+	for _, r := range []response{r1, r2, r3} {
+		if strings.Contains(string(r.body), pan) || strings.Contains(r.header.Get(gateway.HeaderRequestID), "5555555555554444") {
+			t.Errorf("echoed: %d %s (request id %s)", r.status, r.body, r.header.Get(gateway.HeaderRequestID))
+		}
+	}
+	if logs := a.logs.String(); strings.Contains(logs, pan) || strings.Contains(logs, "5555555555554444") {
+		t.Errorf("logged: %s", logs)
+	}
+	if logs := a.logs.String(); !strings.Contains(logs, `"route":"GET /v1/payments/{id}"`) {
+		t.Errorf("the route is not logged: %s", logs)
 	}
 }
 

@@ -1,49 +1,67 @@
 package payments
 
+import "unicode"
+
 // Card numbers never enter the system (PCI DSS requirement 3): a primary
 // account number (PAN) is 13 to 19 digits whose last one is a Luhn check
-// digit, often written in groups separated by spaces or dashes. Anything
-// that looks like one is refused wherever a client sends free text.
+// digit, often written in groups. Anything that looks like one is refused
+// wherever a client sends free text.
 
-// IsCardNumber reports whether s, as a whole, is a Luhn-valid run of 13-19
-// digits, spaces and dashes allowed between them.
-func IsCardNumber(s string) bool {
-	digits := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-			digits = append(digits, c)
-		case c == ' ' || c == '-':
-		default:
-			return false
+// ContainsCardNumber reports whether s holds a card number anywhere. s is
+// read as groups of ASCII digits; groups joined only by separators (any
+// run of white space, dashes of any kind or underscores) form a sequence,
+// and every run of consecutive groups of a sequence with 13-19 digits in
+// all is checked with Luhn. So "4111 1111 1111 1111", "4111--1111 – 1111
+// 1111", "tok_4111111111111111" and "invoice 2026 4111 1111 1111 1111" are
+// all found. A single group longer than 19 digits is no card number (a PAN
+// is never glued to other digits), so long order numbers pass; a group or
+// run of groups of 13-19 digits passes unless its last digit happens to be
+// a Luhn check digit (one in ten): a price worth paying for never storing a
+// PAN a client put in free text.
+func ContainsCardNumber(s string) bool {
+	var groups []string // the digit groups of the current sequence
+	var group []rune
+	flush := func() {
+		if len(group) > 0 {
+			groups = append(groups, string(group))
+			group = group[:0]
 		}
 	}
-	return luhnCardNumber(digits)
+	check := func() bool {
+		flush()
+		found := anyRunIsCardNumber(groups)
+		groups = groups[:0]
+		return found
+	}
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			group = append(group, r)
+		case unicode.IsSpace(r) || unicode.Is(unicode.Pd, r) || r == '_':
+			flush()
+		default:
+			if check() {
+				return true
+			}
+		}
+	}
+	return check()
 }
 
-// ContainsCardNumber reports whether s holds a card number anywhere: a
-// maximal run of digits (spaces and dashes allowed between them) that is
-// itself a card number. A longer run is not one (a PAN is never glued to
-// other digits), so long order numbers pass; a 13-19 digit one passes
-// unless its last digit happens to be a Luhn check digit (one in ten), a
-// price worth paying for never storing a PAN a client put in free text.
-func ContainsCardNumber(s string) bool {
-	var run []byte
-	for i := 0; i <= len(s); i++ {
-		if i < len(s) {
-			c := s[i]
-			if c >= '0' && c <= '9' {
-				run = append(run, c)
-				continue
+// anyRunIsCardNumber checks every run of consecutive groups with 13-19
+// digits in all.
+func anyRunIsCardNumber(groups []string) bool {
+	for start := range groups {
+		digits := make([]byte, 0, 19)
+		for _, g := range groups[start:] {
+			if len(digits)+len(g) > 19 {
+				break
 			}
-			if (c == ' ' || c == '-') && len(run) > 0 && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9' {
-				continue // a separator inside a number
+			digits = append(digits, g...)
+			if luhnCardNumber(digits) {
+				return true
 			}
 		}
-		if luhnCardNumber(run) {
-			return true
-		}
-		run = run[:0]
 	}
 	return false
 }

@@ -92,17 +92,19 @@ func (p NewPayment) Validate() error {
 		return Errorf(EINVALID, "amount_not_positive", "amount must be a positive integer number of minor units")
 	case p.Amount > MaxAmount:
 		return Errorf(EINVALID, "amount_out_of_range", "amount must not exceed %d minor units", MaxAmount)
+	case p.Currency == "":
+		return Errorf(EINVALID, "currency_required", "currency is required: the code of an active ISO 4217 currency, e.g. SGD")
 	case !validCurrency(p.Currency):
 		return Errorf(EINVALID, "currency_unknown", "currency must be the code of an active ISO 4217 currency in upper case, e.g. SGD (list of %s)", CurrenciesAsOf)
 	case p.PaymentMethodToken == "":
 		return Errorf(EINVALID, "payment_method_token_required", "paymentMethodToken is required")
-	case IsCardNumber(p.PaymentMethodToken):
+	case ContainsCardNumber(p.PaymentMethodToken):
 		return Errorf(EINVALID, "payment_method_token_is_card_number", "paymentMethodToken is a card number: send the token your card vault issued for it, never the number")
 	case !tokenPattern.MatchString(p.PaymentMethodToken):
 		return Errorf(EINVALID, "payment_method_token_invalid", "paymentMethodToken must be 8-128 letters, digits, '-' or '_' (a token, never a card number)")
 	case p.Reference == "":
 		return Errorf(EINVALID, "reference_required", "reference is required")
-	case utf8.RuneCountInString(p.Reference) > 140 || strings.ContainsFunc(p.Reference, isControl):
+	case !utf8.ValidString(p.Reference) || utf8.RuneCountInString(p.Reference) > 140 || strings.ContainsFunc(p.Reference, isControl):
 		return Errorf(EINVALID, "reference_invalid", "reference must be at most 140 printable characters")
 	case ContainsCardNumber(p.Reference):
 		return Errorf(EINVALID, "reference_contains_card_number", "reference holds what looks like a card number (13-19 digits passing the Luhn check); card numbers must never be sent")
@@ -122,7 +124,11 @@ func ValidateMerchantID(id string) error {
 	return nil
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+// isControl is a control character (C0, DEL, C1) or a line or paragraph
+// separator: nothing a reference prints.
+func isControl(r rune) bool {
+	return r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == '\u2028' || r == '\u2029'
+}
 
 func validCurrency(code string) bool {
 	_, ok := MinorUnits(code)

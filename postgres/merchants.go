@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -41,6 +42,9 @@ type knownCaller struct {
 // within 30 seconds.
 const MerchantAnswerTTL = 30 * time.Second
 
+// maxCredentialBytes bounds an API key id or a certificate's name.
+const maxCredentialBytes = 1024
+
 // maxKnownCallers bounds the cache: a few credentials per merchant.
 const maxKnownCallers = 10_000
 
@@ -58,6 +62,13 @@ func (r *MerchantRegistry) Merchant(ctx context.Context, caller payments.Caller)
 	if caller.APIKeyID == "" || caller.CertificateSubject == "" || caller.CertificateIssuer == "" {
 		return "", payments.Errorf(payments.EUNAUTHORIZED, "credentials_missing",
 			"a request needs an API key (x-api-key) and a client certificate (mutual TLS)")
+	}
+	// No registered credential is longer or other than UTF-8 text (the
+	// database would refuse the comparison as an error).
+	for _, c := range []string{caller.APIKeyID, caller.CertificateSubject, caller.CertificateIssuer} {
+		if len(c) > maxCredentialBytes || !utf8.ValidString(c) {
+			return "", payments.Errorf(payments.EFORBIDDEN, "credential_unknown", "the credentials belong to no merchant")
+		}
 	}
 	now := r.now()
 	r.mu.Lock()

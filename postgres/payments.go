@@ -117,14 +117,14 @@ func (s *PaymentService) replay(ctx context.Context, merchantID string, idem pay
 // found, exactly like one that does not exist.
 func (s *PaymentService) Payment(ctx context.Context, merchantID, id string) (payments.Payment, error) {
 	if !payments.IsPaymentID(id) {
-		return payments.Payment{}, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no payment %q", id)
+		return payments.Payment{}, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no such payment")
 	}
 	pay, err := readPayment(ctx, s.reader, merchantID, id)
 	if errors.Is(err, pgx.ErrNoRows) && s.reader != s.writer {
 		pay, err = readPayment(ctx, s.writer, merchantID, id)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return payments.Payment{}, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no payment %q", id)
+		return payments.Payment{}, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no such payment")
 	}
 	if err != nil {
 		return payments.Payment{}, classify(err)
