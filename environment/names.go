@@ -55,6 +55,14 @@ func (c Config) ContainerInsightsLogGroupName() string {
 func (c Config) PaymentQueueName() string    { return c.Name("payments") }
 func (c Config) DeadLetterQueueName() string { return c.Name("payments-dlq") }
 
+// CardDataFindingsLogGroupName receives the findings of the card-data
+// protection policies: "/aws/vendedlogs/payments/<suffix>/card-data-findings"
+// (under /aws/vendedlogs/ the account's log-delivery resource policy names
+// one wildcard for all such groups instead of each group).
+func (c Config) CardDataFindingsLogGroupName() string {
+	return fmt.Sprintf("/aws/vendedlogs/payments/%s/card-data-findings", c.EnvironmentSuffix)
+}
+
 // KeyAlias is "alias/payments/<suffix>/<domain>".
 func (c Config) KeyAlias(domain string) string {
 	return fmt.Sprintf("alias/payments/%s/%s", c.EnvironmentSuffix, domain)

@@ -306,16 +306,19 @@ func gatewayProblemTemplate(status int, code string) string {
 		code, http.StatusText(status), status, code)
 }
 
-// addProblemResponses sets API Gateway's refusals to gatewayProblems.
+// addProblemResponses sets API Gateway's refusals to gatewayProblems; a
+// throttled client is told when to retry.
 func addProblemResponses(api apigw.RestApi) {
 	for _, p := range gatewayProblems {
+		headers := map[string]*string{"Content-Type": jsii.String("'application/problem+json'"), "Cache-Control": jsii.String("'no-store'")}
+		if *p.responseType.ResponseType() == *apigw.ResponseType_THROTTLED().ResponseType() {
+			headers["Retry-After"] = jsii.String("'1'")
+		}
 		api.AddGatewayResponse(jsii.String(*p.responseType.ResponseType()), &apigw.GatewayResponseOptions{
-			Type:       p.responseType,
-			StatusCode: jsii.String(strconv.Itoa(p.status)),
-			ResponseHeaders: &map[string]*string{
-				"Content-Type": jsii.String("'application/problem+json'"), "Cache-Control": jsii.String("'no-store'"),
-			},
-			Templates: &map[string]*string{"application/json": jsii.String(gatewayProblemTemplate(p.status, p.code))},
+			Type:            p.responseType,
+			StatusCode:      jsii.String(strconv.Itoa(p.status)),
+			ResponseHeaders: &headers,
+			Templates:       &map[string]*string{"application/json": jsii.String(gatewayProblemTemplate(p.status, p.code))},
 		})
 	}
 }

@@ -250,7 +250,7 @@ func TestMerchantKeys(t *testing.T) {
 		`{"Action":"apigateway:POST","Condition":{"StringEquals":{"aws:RequestTag/Environment":"pr123"}},"Effect":"Allow","Resource":"arn:aws:apigateway:ap-southeast-1::/apikeys","Sid":"CreateThisEnvironmentsApiKeys"}`,
 		`{"Action":"apigateway:PUT","Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["Environment","Merchant"]},"StringEquals":{"aws:RequestTag/Environment":"pr123"},"StringEqualsIfExists":{"aws:ResourceTag/Environment":"pr123"}},"Effect":"Allow","Resource":"arn:aws:apigateway:ap-southeast-1::/tags/*","Sid":"TagNewApiKeysAsThisEnvironments"}`,
 		`{"Action":"apigateway:DELETE","Condition":{"StringEquals":{"aws:ResourceTag/Environment":"pr123"}},"Effect":"Allow","Resource":"arn:aws:apigateway:ap-southeast-1::/apikeys/*","Sid":"DeleteThisEnvironmentsApiKeys"}`,
-		`"Condition":{"ForAllValues:StringEquals":{"kms:GrantOperations":["Decrypt"]},"StringEquals":{"kms:GrantConstraintType":"EncryptionContextSubset"}}`,
+		`"Condition":{"ForAllValues:StringEquals":{"kms:GrantOperations":["Decrypt"]},"StringEquals":{"kms:GrantConstraintType":"EncryptionContextSubset"},"StringLike":{"kms:EncryptionContext:SecretARN":"arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:payments/pr123/merchants/*"}}`,
 		`{"Action":"lambda:InvokeFunction","Effect":"Allow","Resource":"arn:aws:lambda:ap-southeast-1:123456789012:function:payments-merchant-keys-pr123","Sid":"StartRotationsWithItself"}`,
 		`/payments_registrar"]]}`,
 	} {

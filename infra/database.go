@@ -154,8 +154,12 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 			"log_disconnections":         jsii.String("1"),
 			"log_statement":              jsii.String("ddl"),
 			"log_min_duration_statement": jsii.String("1000"),
-			"shared_preload_libraries":   jsii.String("pg_stat_statements,pgaudit"),
-			"pgaudit.log":                jsii.String("ddl,role"),
+			// A slow statement is logged without its bind parameters
+			// (PostgreSQL logs them in full by default): they carry what
+			// clients send.
+			"log_parameter_max_length": jsii.String("0"),
+			"shared_preload_libraries": jsii.String("pg_stat_statements,pgaudit"),
+			"pgaudit.log":              jsii.String("ddl,role"),
 			// Statement parameters carry what clients send (tokens,
 			// references): never in the audit log.
 			"pgaudit.log_parameter": jsii.String("0"),

@@ -156,6 +156,7 @@ func logsServiceStatement(cfg environment.Config, region string) awsiam.PolicySt
 			"ArnLike": map[string]any{
 				"kms:EncryptionContext:aws:logs:arn": []string{
 					logGroupArn(cfg.LogGroupPrefix() + "*"),
+					logGroupArn(cfg.CardDataFindingsLogGroupName()),
 					logGroupArn(cfg.WafLogGroupName()),
 					logGroupArn(fmt.Sprintf("/aws/rds/cluster/%s/*", cfg.Name("db"))),
 					// API Gateway names its execution-log group after the API id.

@@ -17,6 +17,12 @@ func newAuditLogGroup(scope constructs.Construct, id string, cfg environment.Con
 	return auditLogGroup(scope, id, cfg, name, key, nil)
 }
 
+// bareCardNumber matches the numbers of Visa, Mastercard, American Express
+// and Discover, digits optionally grouped by single spaces or dashes,
+// without the keyword the managed identifier wants (CloudWatch Logs allows
+// 200 characters of regular expression).
+const bareCardNumber = `\b(?:4(?:[ -]?\d){12,18}|5[1-5](?:[ -]?\d){14}|2[2-7]\d\d(?:[ -]?\d){12}|3[47](?:[ -]?\d){13}|6(?:011|5\d\d)(?:[ -]?\d){12})\b`
+
 func auditLogGroup(scope constructs.Construct, id string, cfg environment.Config, name *string, key awskms.IKey, protection awslogs.DataProtectionPolicy) awslogs.LogGroup {
 	return awslogs.NewLogGroup(scope, &id, &awslogs.LogGroupProps{
 		LogGroupName:         name,
@@ -30,22 +36,28 @@ func auditLogGroup(scope constructs.Construct, id string, cfg environment.Config
 // NewCardDataFindings creates the log group where CloudWatch Logs reports
 // the card data its data-protection policies find (and mask) in the
 // platform's logs: an audit trail of every card number that reached a log
-// despite the API refusing them.
+// despite the API refusing them. CloudWatch Logs delivers findings as
+// vended logs, through the account's log-delivery resource policy, which
+// holds at most 5,120 characters: under /aws/vendedlogs/ one wildcard
+// covers every environment's group, however many PR environments exist.
 func NewCardDataFindings(scope constructs.Construct, id string, cfg environment.Config, key awskms.IKey) awslogs.LogGroup {
-	return newAuditLogGroup(scope, id, cfg, jsii.String(cfg.LogGroupName("audit/card-data-findings")), key)
+	return newAuditLogGroup(scope, id, cfg, jsii.String(cfg.CardDataFindingsLogGroupName()), key)
 }
 
 // newCardDataLogGroup is an audit log group whose data-protection policy
-// masks card numbers, expiry dates and security codes (CloudWatch Logs'
-// managed data identifiers) for every reader without logs:Unmask, and
-// audits each finding into findings: defence in depth for the logs that
-// carry what clients send (application, API access, WAF, database).
+// masks card numbers, expiry dates and security codes for every reader
+// without logs:Unmask, and audits each finding into findings: defence in
+// depth for the logs that carry what clients send (application, API access,
+// WAF, database). CloudWatch Logs' managed CreditCardNumber identifier
+// needs a keyword ("card", "visa", ...) near the number; bareCardNumber
+// also finds the major networks' numbers on their own.
 func newCardDataLogGroup(scope constructs.Construct, id string, cfg environment.Config, name *string, key awskms.IKey, findings awslogs.ILogGroup) awslogs.LogGroup {
 	g := auditLogGroup(scope, id, cfg, name, key, awslogs.NewDataProtectionPolicy(&awslogs.DataProtectionPolicyProps{
 		Name:        jsii.String(cfg.Name("card-data")),
 		Description: jsii.String("Masks card data (PCI DSS requirement 3) and audits every finding"),
 		Identifiers: &[]awslogs.DataIdentifier{
 			awslogs.DataIdentifier_CREDITCARDNUMBER(), awslogs.DataIdentifier_CREDITCARDEXPIRATION(), awslogs.DataIdentifier_CREDITCARDSECURITYCODE(),
+			awslogs.NewCustomDataIdentifier(jsii.String("BareCardNumber"), jsii.String(bareCardNumber)),
 		},
 		LogGroupAuditDestination: findings,
 	}))

@@ -81,6 +81,9 @@ func NewMerchantKeys(scope constructs.Construct, id string, props *MerchantKeysP
 			statement("GrantReadersTheirSecret", []string{"kms:CreateGrant"}, []string{secretsKey}, map[string]any{
 				"ForAllValues:StringEquals": map[string]any{"kms:GrantOperations": []string{"Decrypt"}},
 				"StringEquals":              map[string]any{"kms:GrantConstraintType": "EncryptionContextSubset"},
+				// The same key encrypts the database's master secret: a
+				// grant may only name a merchant secret's context.
+				"StringLike": map[string]any{"kms:EncryptionContext:SecretARN": secrets},
 			}),
 			statement("RevokeReaderGrants", []string{"kms:ListGrants", "kms:RevokeGrant"}, []string{secretsKey}, nil),
 			// API keys: ids are unknown at deploy time; created and tagged
@@ -110,7 +113,7 @@ func NewMerchantKeys(scope constructs.Construct, id string, props *MerchantKeysP
 
 	// Secrets Manager rotates this environment's merchant secrets, and no
 	// other account's or secret's (the confused-deputy protection AWS
-	// recommends; Lambda matches SourceArn as ArnLike).
+	// recommends; Lambda compares SourceArn with StringLike).
 	fn.Function.AddPermission(jsii.String("SecretsManagerRotatesMerchantSecrets"), &awslambda.Permission{
 		Principal:     awsiam.NewServicePrincipal(jsii.String("secretsmanager.amazonaws.com"), nil),
 		SourceAccount: jsii.String(cfg.Account),

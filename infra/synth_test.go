@@ -524,7 +524,7 @@ func TestCardDataIsMaskedInLogs(t *testing.T) {
 		name, _ := r.Properties["LogGroupName"].(string)
 		protected = append(protected, name)
 		body := jsonOf(policy)
-		for _, want := range []string{"data-identifier/CreditCardNumber", "data-identifier/CreditCardSecurityCode", `"Deidentify":{"MaskConfig":{}}`,
+		for _, want := range []string{"data-identifier/CreditCardNumber", "data-identifier/CreditCardSecurityCode", `"Deidentify":{"MaskConfig":{}}`, `"BareCardNumber"`,
 			`"FindingsDestination":{"CloudWatchLogs":{"LogGroup":`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("%s: policy lacks %s: %s", name, want, body)
@@ -540,8 +540,12 @@ func TestCardDataIsMaskedInLogs(t *testing.T) {
 		t.Errorf("protected log groups %v, want %v", protected, want)
 	}
 	params := jsonOf(one(t, resources("AWS::RDS::DBClusterParameterGroup"), "cluster parameter groups").Properties["Parameters"])
-	if !strings.Contains(params, `"pgaudit.log_parameter":"0"`) {
-		t.Errorf("pgaudit may log statement parameters: %s", params)
+	if !strings.Contains(params, `"pgaudit.log_parameter":"0"`) || !strings.Contains(params, `"log_parameter_max_length":"0"`) {
+		t.Errorf("PostgreSQL may log statement parameters: %s", params)
+	}
+	findings := "/aws/vendedlogs/payments/pr123/card-data-findings"
+	if !slices.ContainsFunc(resources("AWS::Logs::LogGroup"), func(r resource) bool { return r.Properties["LogGroupName"] == findings }) {
+		t.Errorf("no findings group %s (under /aws/vendedlogs/, so the account's log-delivery policy does not grow per environment)", findings)
 	}
 }
 

@@ -116,7 +116,13 @@ func (m manager) allowReader(ctx context.Context, merchant, secretArn, reader st
 	}); err != nil {
 		return fmt.Errorf("merchantkeys: let %s read %s: %w", reader, secretArn, err)
 	}
-	// A grant with the same name and parameters is not created twice.
+	// One reader at a time: a grant to an earlier reader goes. A grant with
+	// the same name and parameters is not created twice.
+	if err := m.revokeGrants(ctx, func(g kmstypes.GrantListEntry) bool {
+		return aws.ToString(g.Name) == m.grantName(merchant) && aws.ToString(g.GranteePrincipal) != reader
+	}); err != nil {
+		return err
+	}
 	if _, err := m.kms.CreateGrant(ctx, &kms.CreateGrantInput{
 		KeyId: &m.secretsKeyArn, GranteePrincipal: &reader, Name: aws.String(m.grantName(merchant)),
 		Operations:  []kmstypes.GrantOperation{kmstypes.GrantOperationDecrypt},
@@ -127,9 +133,12 @@ func (m manager) allowReader(ctx context.Context, merchant, secretArn, reader st
 	return nil
 }
 
-// grantName names a merchant's reader grant on the secrets key.
-func (m manager) grantName(merchant string) string {
-	return fmt.Sprintf("payments-%s-merchant-%s-reader", m.cfg.EnvironmentSuffix, merchant)
+// grantName names a merchant's reader grant on the secrets key; every
+// merchant's starts with grantPrefix.
+func (m manager) grantName(merchant string) string { return m.grantPrefix() + merchant + "-reader" }
+
+func (m manager) grantPrefix() string {
+	return fmt.Sprintf("payments-%s-merchant-", m.cfg.EnvironmentSuffix)
 }
 
 // offboard revokes everything of the merchant, the registry first (its
@@ -151,15 +160,20 @@ func (m manager) offboard(ctx context.Context, merchant string) (merchantadmin.M
 			return merchantadmin.Merchant{}, err
 		}
 	}
-	if err := m.revokeReaderGrant(ctx, merchant); err != nil {
+	if err := m.revokeGrants(ctx, func(g kmstypes.GrantListEntry) bool { return aws.ToString(g.Name) == m.grantName(merchant) }); err != nil {
 		return merchantadmin.Merchant{}, err
 	}
-	name := m.cfg.MerchantSecretName(merchant)
+	name, arn := m.cfg.MerchantSecretName(merchant), ""
+	if d, err := m.secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name}); err == nil {
+		arn = aws.ToString(d.ARN)
+	} else if !notFound(err) {
+		return merchantadmin.Merchant{}, fmt.Errorf("merchantkeys: describe %s: %w", name, err)
+	}
 	if err := m.deleteSecret(ctx, name); err != nil {
 		return merchantadmin.Merchant{}, err
 	}
 	m.log.InfoContext(ctx, "merchant offboarded", "merchant", merchant, "keysDeleted", len(keys))
-	return merchantadmin.Merchant{MerchantID: merchant, SecretArn: name, Rotation: merchantadmin.Deleted}, nil
+	return merchantadmin.Merchant{MerchantID: merchant, SecretArn: arn, Rotation: merchantadmin.Deleted}, nil
 }
 
 // deleteSecret deletes a merchant's secret: at once outside production,
@@ -176,7 +190,8 @@ func (m manager) deleteSecret(ctx context.Context, name string) error {
 	return nil
 }
 
-func (m manager) revokeReaderGrant(ctx context.Context, merchant string) error {
+// revokeGrants revokes the secrets key's grants that match.
+func (m manager) revokeGrants(ctx context.Context, match func(kmstypes.GrantListEntry) bool) error {
 	in := &kms.ListGrantsInput{KeyId: &m.secretsKeyArn}
 	for {
 		out, err := m.kms.ListGrants(ctx, in)
@@ -184,7 +199,7 @@ func (m manager) revokeReaderGrant(ctx context.Context, merchant string) error {
 			return fmt.Errorf("merchantkeys: list the secrets key's grants: %w", err)
 		}
 		for _, g := range out.Grants {
-			if aws.ToString(g.Name) != m.grantName(merchant) {
+			if !match(g) {
 				continue
 			}
 			if _, err := m.kms.RevokeGrant(ctx, &kms.RevokeGrantInput{KeyId: &m.secretsKeyArn, GrantId: g.GrantId}); err != nil {
@@ -269,6 +284,9 @@ func (m manager) customResource(ctx context.Context, e cfn.Event) (string, map[s
 		if err := m.deleteKey(ctx, k); err != nil {
 			return physicalID, nil, err
 		}
+	}
+	if err := m.revokeGrants(ctx, func(g kmstypes.GrantListEntry) bool { return strings.HasPrefix(aws.ToString(g.Name), m.grantPrefix()) }); err != nil {
+		return physicalID, nil, err
 	}
 	secrets, err := m.merchantSecrets(ctx)
 	if err != nil {

@@ -455,6 +455,12 @@ func TestOnboarding(t *testing.T) {
 		t.Errorf("second onboarding: %+v, %d rotations, %d grants", again, len(f.secrets.rotations), len(f.kms.grants))
 	}
 
+	t.Run("AnotherReaderReplacesTheFirst", func(t *testing.T) {
+		f.onboard(t, "acme", pemText, "arn:aws:iam::210987654321:role/acme-payments-v2")
+		if len(f.kms.grants) != 1 || aws.ToString(f.kms.grants[0].GranteePrincipal) != "arn:aws:iam::210987654321:role/acme-payments-v2" {
+			t.Errorf("grants %+v, want only the new reader's", f.kms.grants)
+		}
+	})
 	t.Run("ErrCertificateOfAnotherMerchant", func(t *testing.T) {
 		raw, _ := json.Marshal(merchantadmin.Request{Action: "onboard", MerchantID: "globex", CertificatePEM: pemText})
 		if _, err := f.m.handle(ctx, raw); err == nil || !strings.Contains(err.Error(), "certificate_in_use") {
@@ -626,8 +632,12 @@ func TestOffboarding(t *testing.T) {
 	f.rotate(t, "globex", "g1")
 
 	raw, _ := json.Marshal(merchantadmin.Request{Action: "offboard", MerchantID: "acme"})
-	if _, err := f.m.handle(ctx, raw); err != nil {
+	out, err := f.m.handle(ctx, raw)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if got := out.(merchantadmin.Response).Merchants[0]; !strings.HasPrefix(got.SecretArn, "arn:aws:secretsmanager:") || got.Rotation != merchantadmin.Deleted {
+		t.Errorf("offboarded %+v, want the deleted secret's ARN", got)
 	}
 	if _, err := f.registry.Merchant(ctx, caller); err == nil {
 		t.Error("the offboarded merchant's key still works")
@@ -646,7 +656,7 @@ func TestOffboarding(t *testing.T) {
 	}
 
 	list, _ := json.Marshal(merchantadmin.Request{Action: "list"})
-	out, err := f.m.handle(ctx, list)
+	out, err = f.m.handle(ctx, list)
 	if merchants := out.(merchantadmin.Response).Merchants; err != nil || len(merchants) != 1 || merchants[0].MerchantID != "globex" {
 		t.Errorf("list: %+v, %v", out, err)
 	}
@@ -659,7 +669,7 @@ func TestStackDeletion(t *testing.T) {
 		f := newFixture(t, production)
 		for _, merchant := range []string{"acme", "globex"} {
 			pemText, _ := certificate(t, merchant)
-			f.onboard(t, merchant, pemText, "")
+			f.onboard(t, merchant, pemText, "arn:aws:iam::210987654321:role/"+merchant)
 			f.rotate(t, merchant, merchant+"-v1")
 		}
 		f.gateway.keys = append(f.gateway.keys, agtypes.ApiKey{Id: aws.String("other-env"), Name: aws.String("payments-t-x-acme-1"),
@@ -668,12 +678,12 @@ func TestStackDeletion(t *testing.T) {
 		// The response cannot be delivered here; what matters is what was
 		// deleted before it was sent.
 		_, _ = f.m.handle(context.Background(), raw)
-		keys, secrets := len(f.gateway.keys), len(f.secrets.byName)
+		keys, secrets, grants := len(f.gateway.keys), len(f.secrets.byName), len(f.kms.grants)
 		switch {
-		case !production && (keys != 1 || secrets != 0):
-			t.Errorf("non-production: %d keys (want only the other environment's) and %d secrets left", keys, secrets)
-		case production && (keys != 3 || secrets != 2):
-			t.Errorf("production: %d keys, %d secrets left, want everything kept", keys, secrets)
+		case !production && (keys != 1 || secrets != 0 || grants != 0):
+			t.Errorf("non-production: %d keys (want only the other environment's), %d secrets and %d grants left", keys, secrets, grants)
+		case production && (keys != 3 || secrets != 2 || grants != 2):
+			t.Errorf("production: %d keys, %d secrets, %d grants left, want everything kept", keys, secrets, grants)
 		}
 	}
 }

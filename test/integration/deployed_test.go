@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/fintech/payments-platform/gateway"
 	"github.com/fintech/payments-platform/payments"
 )
 
@@ -257,6 +259,22 @@ func TestMerchantsAreIsolated(t *testing.T) {
 	if got := mixed.do(t, "GET", "/v1/payments/"+p.ID, "", nil); got.status != http.StatusForbidden || got.problemCode() != "credentials_mismatch" {
 		t.Errorf("A's key with B's certificate: %d %s, want 403 credentials_mismatch", got.status, got.body)
 	}
+	// A client's own identity headers never count: API Gateway sets them
+	// (replacing, or else the service refuses a header sent twice).
+	aCert, err := x509.ParseCertificate(a.cert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	forging := clientAs(o, b.cert, b.apiKey)
+	forging.headers = map[string]string{
+		gateway.HeaderClientCertSubject: aCert.Subject.String(), gateway.HeaderClientCertIssuer: aCert.Issuer.String(),
+		gateway.HeaderAPIKeyID: "forged",
+	}
+	if got := forging.do(t, "GET", "/v1/payments/"+p.ID, "", nil); got.status == http.StatusOK {
+		t.Errorf("B with A's identity headers read A's payment: %s", got.body)
+	} else if got.status != http.StatusNotFound && got.problemCode() != "credentials_ambiguous" {
+		t.Errorf("B with forged identity headers: %d %s, want B's 404 or a refusal", got.status, got.body)
+	}
 	list := asA.do(t, "GET", "/v1/payments?limit=100", "", nil)
 	if list.status != http.StatusOK || !strings.Contains(string(list.body), p.ID) {
 		t.Errorf("A's list: %d, want its payment %s", list.status, p.ID)
@@ -330,6 +348,7 @@ type apiClient struct {
 	client   *http.Client
 	endpoint string
 	apiKey   string
+	headers  map[string]string // extra request headers
 }
 
 // newAPIClient calls as merchant A: its client certificate (or none) and
@@ -370,6 +389,9 @@ func (a *apiClient) request(t *testing.T, method, path, idempotencyKey string, b
 	}
 	if a.apiKey != "" {
 		req.Header.Set("x-api-key", a.apiKey)
+	}
+	for k, v := range a.headers {
+		req.Header.Set(k, v)
 	}
 	return req
 }
