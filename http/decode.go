@@ -225,7 +225,7 @@ func IdempotencyKey(h http.Header) (string, error) {
 	if key == "" || len(key) > 255 || strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e || r == '"' || r == '\\' }) {
 		return "", payments.Errorf(payments.EINVALID, "idempotency_key_invalid", "the Idempotency-Key must be 1-255 printable ASCII characters without spaces, quotes or backslashes")
 	}
-	if payments.ContainsCardNumber(key) {
+	if payments.IsCardNumber(key) {
 		return "", payments.Errorf(payments.EINVALID, "idempotency_key_invalid", "the Idempotency-Key must not hold a card number; use a UUID")
 	}
 	return key, nil

@@ -97,7 +97,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// API Gateway's request id (a UUID); anything else a client sends is
 	// replaced, so that no client input reaches the logs as an id.
 	id := r.Header.Get(gateway.HeaderRequestID)
-	if !requestIDPattern.MatchString(id) || payments.ContainsCardNumber(id) {
+	if !requestIDPattern.MatchString(id) || payments.IsCardNumber(id) {
 		id = newRequestID()
 	}
 	w.Header().Set(gateway.HeaderRequestID, id)

@@ -13,11 +13,13 @@ import "unicode"
 // and every run of consecutive groups of a sequence with 13-19 digits in
 // all is checked with Luhn. So "4111 1111 1111 1111", "4111--1111 – 1111
 // 1111", "tok_4111111111111111" and "invoice 2026 4111 1111 1111 1111" are
-// all found. A single group longer than 19 digits is no card number (a PAN
-// is never glued to other digits), so long order numbers pass; a group or
-// run of groups of 13-19 digits passes unless its last digit happens to be
-// a Luhn check digit (one in ten): a price worth paying for never storing a
-// PAN a client put in free text.
+// all found. Card numbers are written in groups of three digits or more,
+// so a shorter group (a day or a month, "2026-11-29") breaks a run: dates
+// next to order numbers pass. A single group longer than 19 digits is no
+// card number (a PAN is never glued to other digits), so long order
+// numbers pass; a group or run of groups of 13-19 digits passes unless its
+// last digit happens to be a Luhn check digit (one in ten): a price worth
+// paying for never storing a PAN a client put in free text.
 func ContainsCardNumber(s string) bool {
 	var groups []string // the digit groups of the current sequence
 	var group []rune
@@ -48,13 +50,13 @@ func ContainsCardNumber(s string) bool {
 	return check()
 }
 
-// anyRunIsCardNumber checks every run of consecutive groups with 13-19
-// digits in all.
+// anyRunIsCardNumber checks every run of consecutive groups of at least
+// three digits with 13-19 digits in all.
 func anyRunIsCardNumber(groups []string) bool {
 	for start := range groups {
 		digits := make([]byte, 0, 19)
 		for _, g := range groups[start:] {
-			if len(digits)+len(g) > 19 {
+			if len(g) < 3 || len(digits)+len(g) > 19 {
 				break
 			}
 			digits = append(digits, g...)
@@ -64,6 +66,28 @@ func anyRunIsCardNumber(groups []string) bool {
 		}
 	}
 	return false
+}
+
+// IsCardNumber reports whether s, as a whole, is a card number: 13-19
+// digits, Luhn-valid, with nothing but separators (white space, dashes,
+// underscores) between them. For identifiers a client chooses freely, such
+// as idempotency keys, where numbers joined by dashes are common and only
+// a bare card number is refused.
+func IsCardNumber(s string) bool {
+	digits := make([]byte, 0, 19)
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			if len(digits) == 19 {
+				return false
+			}
+			digits = append(digits, byte(r))
+		case unicode.IsSpace(r) || unicode.Is(unicode.Pd, r) || r == '_':
+		default:
+			return false
+		}
+	}
+	return luhnCardNumber(digits)
 }
 
 // luhnCardNumber reports whether digits is 13-19 digits long with a valid

@@ -161,9 +161,26 @@ func TestContainsCardNumber(t *testing.T) {
 		{"order 42, 2026-11-29", false},
 		{"tok_1J2k3L4m5N6o7P8q", false},
 		{"", false},
+		// Dates break runs: numbers beside them pass.
+		{"invoice 2026-11-29 1234567", false},
+		{"order 2026 11 29 000123456", false},
 	} {
 		if got := payments.ContainsCardNumber(tc.s); got != tc.want {
 			t.Errorf("ContainsCardNumber(%q) = %v, want %v", tc.s, got, tc.want)
+		}
+	}
+}
+
+// Identifiers a client chooses freely are refused only when they are a
+// card number as a whole: numbers joined by dashes are common in them.
+func TestIsCardNumber(t *testing.T) {
+	for s, want := range map[string]bool{
+		"4111111111111111": true, "4111-1111-1111-1111": true, "4111 1111 1111 1111": true,
+		"0-1732867200-123456789-42": false, // a load generator's key: thread, time, random, counter
+		"order-4111111111111111":    false, "41111111111111111111": false, "": false,
+	} {
+		if got := payments.IsCardNumber(s); got != want {
+			t.Errorf("IsCardNumber(%q) = %v, want %v", s, got, want)
 		}
 	}
 }
