@@ -40,6 +40,7 @@ func (s Stacks) All() []awscdk.Stack {
 // built. Stateful resources (keys, data) live apart from stateless ones so
 // that the latter can be replaced without touching data.
 func NewStacks(app awscdk.App, cfg environment.Config, sourceRoot string) Stacks {
+	prebuildLambdas(sourceRoot)
 	stack := func(name, region, description string, protected, crossRegion bool) awscdk.Stack {
 		return awscdk.NewStack(app, &name, &awscdk.StackProps{
 			Env:                   &awscdk.Environment{Account: &cfg.Account, Region: &region},

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sync"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -29,15 +31,65 @@ type goBuild struct {
 	pkg  string // e.g. ./cmd/dbinit
 }
 
+// built holds, per module root and package, the binary a synth already
+// linked: a package bundled for several functions (the bucket cleaner, once
+// per stack) is linked once and copied.
+// (CDK moves a bundling directory into the assembly, so the binary is kept
+// in memory, a few megabytes each.)
+var built sync.Map // root + "|" + pkg -> the bootstrap binary
+
+// lambdaPackages are the commands our functions run. prebuildLambdas links
+// them all in one `go build`, which compiles and links them in parallel,
+// before the stacks ask for them one at a time; NewGoFunction refuses a
+// package missing here.
+var lambdaPackages = []string{
+	"./cmd/authorizer", "./cmd/bucketcleaner", "./cmd/dbinit", "./cmd/merchantkeys", "./cmd/processor", "./cmd/truststore",
+}
+
+var prebuilt sync.Map // root -> *sync.Once
+
+// prebuildLambdas builds every package of lambdaPackages for the module at
+// root, once per process; a package it cannot build is left to TryBundle,
+// which reports the error.
+func prebuildLambdas(root string) {
+	once, _ := prebuilt.LoadOrStore(root, &sync.Once{})
+	once.(*sync.Once).Do(func() {
+		dir, err := os.MkdirTemp("", "lambdas-")
+		if err != nil {
+			return
+		}
+		defer os.RemoveAll(dir)
+		cmd := exec.Command("go", append([]string{"build", "-trimpath", "-buildvcs=false", "-tags", "lambda.norpc",
+			"-ldflags", "-s -w", "-o", dir + string(filepath.Separator)}, lambdaPackages...)...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+		if cmd.Run() != nil {
+			return
+		}
+		for _, pkg := range lambdaPackages {
+			if binary, err := os.ReadFile(filepath.Join(dir, filepath.Base(pkg))); err == nil {
+				built.Store(root+"|"+pkg, binary)
+			}
+		}
+	})
+}
+
 // TryBundle implements awscdk.ILocalBundling.
 func (b *goBuild) TryBundle(outputDir *string, _ *awscdk.BundlingOptions) *bool {
+	target := filepath.Join(*outputDir, "bootstrap")
+	if binary, ok := built.Load(b.root + "|" + b.pkg); ok && os.WriteFile(target, binary.([]byte), 0o755) == nil {
+		return jsii.Bool(true)
+	}
 	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-tags", "lambda.norpc",
-		"-ldflags", "-s -w", "-o", filepath.Join(*outputDir, "bootstrap"), b.pkg)
+		"-ldflags", "-s -w", "-o", target, b.pkg)
 	cmd.Dir = b.root
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		// A failed build must fail the synth, never produce an empty asset.
 		panic(fmt.Sprintf("go build %s for Lambda: %v\n%s", b.pkg, err, out))
+	}
+	if binary, err := os.ReadFile(target); err == nil {
+		built.Store(b.root+"|"+b.pkg, binary)
 	}
 	return jsii.Bool(true)
 }
@@ -133,6 +185,9 @@ func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps
 	cfg := props.Config
 	name := cfg.Name(props.Name)
 	f := &GoFunction{Construct: this}
+	if !slices.Contains(lambdaPackages, props.Package) {
+		awscdk.Annotations_Of(this).AddError(jsii.String(props.Package + " is not in lambdaPackages (infra/golambda.go): add it, so that synth builds it with the others"))
+	}
 
 	if props.CardDataFindings != nil {
 		f.LogGroup = newCardDataLogGroup(this, "LogGroup", cfg, jsii.String(cfg.LogGroupName("lambda/"+props.Name)), props.LogsKey, props.CardDataFindings)
