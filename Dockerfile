@@ -16,6 +16,7 @@ COPY emf/ emf/
 COPY metrics/ metrics/
 COPY gateway/ gateway/
 COPY openapi/ openapi/
+COPY audit/ audit/
 COPY cmd/api/ cmd/api/
 # `go build` fetches only the modules cmd/api imports (go.mod also lists the
 # CDK's, which the image never needs).

@@ -18,7 +18,7 @@ ENV_STACKS = 'Payments*-$(ENV)'
 
 # Go package roots (`./...` would descend into node_modules, which ships Go
 # template files of `cdk init`).
-GO_PACKAGES := ./cmd/... ./environment/... ./metrics/... ./gateway/... ./openapi/... ./merchantadmin/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/... ./diagram/... ./assembly/... ./cost/...
+GO_PACKAGES := ./cmd/... ./environment/... ./metrics/... ./gateway/... ./openapi/... ./merchantadmin/... ./audit/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/... ./diagram/... ./assembly/... ./cost/...
 
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # No update checks or telemetry from the CLI: synth must not need a network.
@@ -54,6 +54,13 @@ postgres:
 		echo "installing PostgreSQL from Debian"; \
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq; \
 		DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@# pgaudit, as Aurora loads it (the tests check what it logs).
+	@v=$$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sed 's|/usr/lib/postgresql/\([0-9]*\)/bin|\1|' | sort -n | tail -1); \
+	if [ -n "$$v" ] && [ ! -f /usr/lib/postgresql/$$v/lib/pgaudit.so ]; then \
+		echo "installing pgaudit for PostgreSQL $$v from Debian"; \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq postgresql-$$v-pgaudit >/dev/null; \
 	fi
 
 .PHONY: test

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"path"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/fintech/payments-platform/gateway"
@@ -42,6 +43,7 @@ func NewHandler(service payments.Service, merchants payments.Merchants, log *slo
 	h.mux.HandleFunc("POST /v1/payments", h.forMerchant(h.createPayment))
 	h.mux.HandleFunc("GET /v1/payments", h.forMerchant(h.listPayments))
 	h.mux.HandleFunc("GET /v1/payments/{id}", h.forMerchant(h.getPayment))
+	h.mux.HandleFunc("GET /v1/payments/{id}/events", h.forMerchant(h.paymentHistory))
 	h.mux.HandleFunc("GET "+openapi.Path, h.document)
 	h.mux.HandleFunc("GET /healthz", h.health)
 	return h
@@ -55,8 +57,17 @@ func (h *Handler) document(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(openapi.Document)
 }
 
-// merchantHandler serves a request for the merchant it identified.
-type merchantHandler func(w http.ResponseWriter, r *http.Request, merchantID string)
+// caller is who a request is from: the merchant, and the API key it used.
+type caller struct{ merchantID, apiKeyID string }
+
+// actor is the caller as a payment's history records it.
+func (c caller) actor(r *http.Request) payments.Actor {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return payments.Actor{Credential: "api-key:" + c.apiKeyID, RequestID: id}
+}
+
+// merchantHandler serves a request for the caller it identified.
+type merchantHandler func(w http.ResponseWriter, r *http.Request, c caller)
 
 // forMerchant identifies the caller's merchant from the credentials API
 // Gateway forwards (gateway's headers, which it sets, replacing a client's),
@@ -87,7 +98,7 @@ func (h *Handler) forMerchant(next merchantHandler) http.HandlerFunc {
 		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
 			info.merchantID = merchantID
 		}
-		next(w, r, merchantID)
+		next(w, r, caller{merchantID: merchantID, apiKeyID: credentials[0]})
 	}
 }
 
@@ -197,7 +208,7 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (h *Handler) createPayment(w http.ResponseWriter, r *http.Request, merchantID string) {
+func (h *Handler) createPayment(w http.ResponseWriter, r *http.Request, c caller) {
 	ctx := r.Context()
 	if err := requireJSON(r.Header); err != nil {
 		h.problem(ctx, w, err)
@@ -213,12 +224,12 @@ func (h *Handler) createPayment(w http.ResponseWriter, r *http.Request, merchant
 		h.problem(ctx, w, err)
 		return
 	}
-	p, err := DecodeNewPayment(body, merchantID)
+	p, err := DecodeNewPayment(body, c.merchantID)
 	if err != nil {
 		h.problem(ctx, w, err)
 		return
 	}
-	res, err := h.service.CreatePayment(ctx, payments.Idempotency{Key: key, Fingerprint: p.Fingerprint()}, p)
+	res, err := h.service.CreatePayment(ctx, c.actor(r), payments.Idempotency{Key: key, Fingerprint: p.Fingerprint()}, p)
 	if err != nil {
 		h.problem(ctx, w, err)
 		return
@@ -230,18 +241,40 @@ func (h *Handler) createPayment(w http.ResponseWriter, r *http.Request, merchant
 	h.json(w, http.StatusCreated, res.Payment)
 }
 
-func (h *Handler) getPayment(w http.ResponseWriter, r *http.Request, merchantID string) {
+func (h *Handler) getPayment(w http.ResponseWriter, r *http.Request, c caller) {
 	id := r.PathValue("id")
 	if !payments.IsPaymentID(id) {
 		h.problem(r.Context(), w, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no such payment: a payment id is a UUID such as 0192f0c1-9c4e-7d2a-8b3f-5a6e7c8d9e0f"))
 		return
 	}
-	p, err := h.service.Payment(r.Context(), merchantID, id)
+	p, err := h.service.Payment(r.Context(), c.merchantID, id)
 	if err != nil {
 		h.problem(r.Context(), w, err)
 		return
 	}
 	h.json(w, http.StatusOK, p)
+}
+
+// PaymentHistory is the body of GET /v1/payments/{id}/events: what
+// happened to the payment, oldest first, each event chained to the one
+// before by its hash.
+type PaymentHistory struct {
+	PaymentID string           `json:"paymentId"`
+	Events    []payments.Event `json:"events"`
+}
+
+func (h *Handler) paymentHistory(w http.ResponseWriter, r *http.Request, c caller) {
+	id := r.PathValue("id")
+	if !payments.IsPaymentID(id) {
+		h.problem(r.Context(), w, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no such payment: a payment id is a UUID such as 0192f0c1-9c4e-7d2a-8b3f-5a6e7c8d9e0f"))
+		return
+	}
+	events, err := h.service.History(r.Context(), c.merchantID, id)
+	if err != nil {
+		h.problem(r.Context(), w, err)
+		return
+	}
+	h.json(w, http.StatusOK, PaymentHistory{PaymentID: strings.ToLower(id), Events: events})
 }
 
 // PaymentList is the body of GET /v1/payments: a page of the caller's
@@ -252,13 +285,13 @@ type PaymentList struct {
 	NextCursor string             `json:"nextCursor,omitempty"`
 }
 
-func (h *Handler) listPayments(w http.ResponseWriter, r *http.Request, merchantID string) {
+func (h *Handler) listPayments(w http.ResponseWriter, r *http.Request, c caller) {
 	page, err := PageRequest(r.URL.RawQuery)
 	if err != nil {
 		h.problem(r.Context(), w, err)
 		return
 	}
-	result, err := h.service.Payments(r.Context(), merchantID, page)
+	result, err := h.service.Payments(r.Context(), c.merchantID, page)
 	if err != nil {
 		h.problem(r.Context(), w, err)
 		return

@@ -551,6 +551,40 @@ func TestTenancy(t *testing.T) {
 	}
 }
 
+// A payment's history is the caller's: created by the request's API key
+// and request id, chained by hashes; another merchant's is not found.
+func TestPaymentHistory(t *testing.T) {
+	a := newAPI(t)
+	created := a.post(t, `"h-1"`, paymentBody(1250), gateway.HeaderRequestID, "req-history-1")
+	id := decode[payments.Payment](t, created).ID
+	r := a.get(t, "/v1/payments/"+id+"/events")
+	if r.status != http.StatusOK {
+		t.Fatalf("GET events: %d %s", r.status, r.body)
+	}
+	h := decode[apihttp.PaymentHistory](t, r)
+	if h.PaymentID != id || len(h.Events) != 1 {
+		t.Fatalf("history %+v", h)
+	}
+	e := h.Events[0]
+	if e.Seq != 1 || e.Type != payments.EventCreated || e.Actor != "api-key:"+merchant1.keyID || e.RequestID != "req-history-1" ||
+		!strings.Contains(string(e.Details), `"amount":1250`) || strings.Contains(string(e.Details), token) || len(e.Hash) != 64 {
+		t.Errorf("event %+v", e)
+	}
+	// A replay changes nothing, so it records nothing.
+	a.post(t, `"h-1"`, paymentBody(1250))
+	if r := a.get(t, "/v1/payments/"+id+"/events"); len(decode[apihttp.PaymentHistory](t, r).Events) != 1 {
+		t.Errorf("a replay was recorded: %s", r.body)
+	}
+	for _, tc := range []struct {
+		path string
+		as   credentials
+	}{{"/v1/payments/" + id + "/events", merchant2}, {"/v1/payments/0190a8e4-0000-7000-8000-000000000000/events", merchant1}, {"/v1/payments/x/events", merchant1}} {
+		if r := a.get(t, tc.path, tc.as); r.status != http.StatusNotFound {
+			t.Errorf("GET %s as %s: %d %s, want 404", tc.path, tc.as.keyID, r.status, r.body)
+		}
+	}
+}
+
 // GET /v1/payments pages through the caller's payments, newest first, and
 // only the caller's.
 func TestListPayments(t *testing.T) {
@@ -743,12 +777,15 @@ func TestDatabaseOutage(t *testing.T) {
 // failing is a service whose every call fails with an internal error.
 type failing struct{}
 
-func (failing) CreatePayment(context.Context, payments.Idempotency, payments.NewPayment) (payments.Result, error) {
+func (failing) CreatePayment(context.Context, payments.Actor, payments.Idempotency, payments.NewPayment) (payments.Result, error) {
 	return payments.Result{}, errors.New("pq: relation payments_secret_table does not exist")
 }
 func (failing) Payment(context.Context, string, string) (payments.Payment, error) { panic("boom") }
 func (failing) Payments(context.Context, string, payments.PageRequest) (payments.PaymentPage, error) {
 	return payments.PaymentPage{}, errors.New("pq: relation payments_secret_table does not exist")
+}
+func (failing) History(context.Context, string, string) ([]payments.Event, error) {
+	return nil, errors.New("pq: relation payments_secret_table does not exist")
 }
 func (failing) Ping(context.Context) error { return nil }
 

@@ -194,9 +194,15 @@ func addRoutes(scope constructs.Construct, cfg environment.Config, api apigw.Res
 				"method.request.querystring.limit": jsii.Bool(false), "method.request.querystring.cursor": jsii.Bool(false),
 			},
 		})
-	proxy(paymentsResource.AddResource(jsii.String("{id}"), nil), "GET", apiBasePath+"/payments/{id}",
-		withIdentity(map[string]*string{"integration.request.path.id": jsii.String("method.request.path.id")}),
-		&apigw.MethodOptions{Authorizer: authorizer, RequestParameters: &map[string]*bool{"method.request.path.id": jsii.Bool(true)}})
+	payment := paymentsResource.AddResource(jsii.String("{id}"), nil)
+	for _, route := range []struct {
+		resource apigw.IResource
+		path     string
+	}{{payment, "/payments/{id}"}, {payment.AddResource(jsii.String("events"), nil), "/payments/{id}/events"}} {
+		proxy(route.resource, "GET", apiBasePath+route.path,
+			withIdentity(map[string]*string{"integration.request.path.id": jsii.String("method.request.path.id")}),
+			&apigw.MethodOptions{Authorizer: authorizer, RequestParameters: &map[string]*bool{"method.request.path.id": jsii.Bool(true)}})
+	}
 	// The contract names no merchant: an API key (and mutual TLS) suffice.
 	return proxy(version.AddResource(jsii.String(path.Base(openapi.Path)), nil), "GET", openapi.Path, map[string]*string{}, &apigw.MethodOptions{})
 }

@@ -23,10 +23,12 @@ import (
 // The PostgreSQL roles the workloads connect as, each with an IAM
 // authentication token (rds_iam) and no password: AppDatabaseRole for the
 // services, RegistrarDatabaseRole for the merchant-key manager, which
-// alone writes the merchant registry. dbinit creates both.
+// alone writes the merchant registry, AuditorDatabaseRole for the audit
+// function, which only reads payments' histories. dbinit creates them.
 const (
 	AppDatabaseRole       = "payments_app"
 	RegistrarDatabaseRole = "payments_registrar"
+	AuditorDatabaseRole   = "payments_auditor"
 )
 
 // DatabasePort is PostgreSQL's port on the cluster.
@@ -160,6 +162,9 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 			"log_parameter_max_length": jsii.String("0"),
 			"shared_preload_libraries": jsii.String("pg_stat_statements,pgaudit"),
 			"pgaudit.log":              jsii.String("ddl,role"),
+			// Object auditing: every write to the relations the migrations
+			// grant to rds_pgaudit (the payment tables), by anyone.
+			"pgaudit.role": jsii.String("rds_pgaudit"),
 			// Statement parameters carry what clients send (tokens,
 			// references): never in the audit log.
 			"pgaudit.log_parameter": jsii.String("0"),
@@ -337,6 +342,7 @@ func newDatabaseBootstrap(scope constructs.Construct, cfg environment.Config, ne
 			"SecretArn":        secret.SecretArn(),
 			"AppRole":          AppDatabaseRole,
 			"RegistrarRole":    RegistrarDatabaseRole,
+			"AuditorRole":      AuditorDatabaseRole,
 			"MigrationsDigest": migrationsDigest(root),
 		},
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY, // the handler's Delete is a no-op

@@ -540,7 +540,8 @@ func TestCardDataIsMaskedInLogs(t *testing.T) {
 		t.Errorf("protected log groups %v, want %v", protected, want)
 	}
 	params := jsonOf(one(t, resources("AWS::RDS::DBClusterParameterGroup"), "cluster parameter groups").Properties["Parameters"])
-	if !strings.Contains(params, `"pgaudit.log_parameter":"0"`) || !strings.Contains(params, `"log_parameter_max_length":"0"`) {
+	if !strings.Contains(params, `"pgaudit.log_parameter":"0"`) || !strings.Contains(params, `"log_parameter_max_length":"0"`) ||
+		!strings.Contains(params, `"pgaudit.role":"rds_pgaudit"`) {
 		t.Errorf("PostgreSQL may log statement parameters: %s", params)
 	}
 	findings := "/aws/vendedlogs/payments/pr123/card-data-findings"
@@ -588,7 +589,7 @@ func TestResourceCounts(t *testing.T) {
 		"PaymentsKeys-" + testSuffix:    12,
 		"PaymentsNetwork-" + testSuffix: 74,
 		"PaymentsData-" + testSuffix:    47,
-		"PaymentsApp-" + testSuffix:     140,
+		"PaymentsApp-" + testSuffix:     142,
 	}
 	for stack, tmpl := range templates {
 		got := 0

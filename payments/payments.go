@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -161,19 +162,50 @@ type Result struct {
 	Replayed bool
 }
 
+// Actor is who makes a change and in which request, as a payment's history
+// records it: the credential ("api-key:<id>") or component ("processor"),
+// and the API request's or the queue message's id.
+type Actor struct {
+	Credential string
+	RequestID  string
+}
+
+// Event types: a payment's history.
+const (
+	EventCreated    = "created"
+	EventProcessing = "processing"
+	EventSettled    = "settled"
+	EventDeclined   = "declined"
+)
+
+// Event is one change in a payment's history.
+type Event struct {
+	Seq        int             `json:"seq"`
+	Type       string          `json:"type"`
+	Actor      string          `json:"actor"`
+	RequestID  string          `json:"requestId"`
+	OccurredAt time.Time       `json:"occurredAt"`
+	Details    json.RawMessage `json:"details"`
+	// Hash chains the event to the one before (hex): see package audit.
+	Hash string `json:"hash"`
+}
+
 // Service creates and reads payments, each for one merchant.
 type Service interface {
-	// CreatePayment creates p.MerchantID's payment and its outbox event
-	// atomically. The same Idempotency (key, fingerprint) of the same
-	// merchant returns the original payment with Replayed set and creates
-	// nothing; the same key with another fingerprint fails with ECONFLICT
-	// reason idempotency_key_reused.
-	CreatePayment(ctx context.Context, idem Idempotency, p NewPayment) (Result, error)
+	// CreatePayment creates p.MerchantID's payment, its outbox event and
+	// the first event of its history atomically. The same Idempotency (key,
+	// fingerprint) of the same merchant returns the original payment with
+	// Replayed set and creates nothing; the same key with another
+	// fingerprint fails with ECONFLICT reason idempotency_key_reused.
+	CreatePayment(ctx context.Context, by Actor, idem Idempotency, p NewPayment) (Result, error)
 	// Payment returns the merchant's payment with this id, or ENOTFOUND
 	// (also when the payment is another merchant's).
 	Payment(ctx context.Context, merchantID, id string) (Payment, error)
 	// Payments returns a page of the merchant's payments, newest first.
 	Payments(ctx context.Context, merchantID string, page PageRequest) (PaymentPage, error)
+	// History returns the events of the merchant's payment, oldest first,
+	// or ENOTFOUND.
+	History(ctx context.Context, merchantID, id string) ([]Event, error)
 	// Ping checks that the service can reach its store.
 	Ping(ctx context.Context) error
 }
@@ -289,7 +321,8 @@ type Outcome struct {
 	Duplicate bool
 }
 
-// Processor moves payments from pending to settled or declined.
+// Processor moves payments from pending to settled or declined, each step
+// recorded in the payment's history as by.
 type Processor interface {
-	Process(ctx context.Context, paymentID string) (Outcome, error)
+	Process(ctx context.Context, paymentID string, by Actor) (Outcome, error)
 }

@@ -66,11 +66,14 @@ type Roles struct {
 	// Registrar is the merchant-key manager's role: writes the merchant
 	// registry and nothing else.
 	Registrar string
+	// Auditor is the audit function's role: reads payments' histories and
+	// nothing else.
+	Auditor string
 }
 
 // DefaultRoles are the roles' names everywhere: infra grants rds-db:connect
 // for them and the services log in as them.
-var DefaultRoles = Roles{App: "payments_app", Registrar: "payments_registrar"}
+var DefaultRoles = Roles{App: "payments_app", Registrar: "payments_registrar", Auditor: "payments_auditor"}
 
 // registryTables are written by the registrar alone.
 const registryTables = "payments.merchants, payments.merchant_api_keys"
@@ -85,7 +88,7 @@ var roleName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 // message.
 func Bootstrap(ctx context.Context, db *sql.DB, migrations fs.FS, roles Roles) (BootstrapResult, error) {
 	var res BootstrapResult
-	for _, role := range []string{roles.App, roles.Registrar} {
+	for _, role := range []string{roles.App, roles.Registrar, roles.Auditor} {
 		if !roleName.MatchString(role) {
 			return res, fmt.Errorf("bootstrap: role %q is not a plain lower-case identifier", role)
 		}
@@ -117,6 +120,11 @@ func Bootstrap(ctx context.Context, db *sql.DB, migrations fs.FS, roles Roles) (
 		"ALTER DEFAULT PRIVILEGES IN SCHEMA payments GRANT USAGE, SELECT ON SEQUENCES TO "+app,
 		// The application reads the registry; only the registrar writes it.
 		"REVOKE INSERT, UPDATE ON "+registryTables+" FROM "+app,
+		// A payment's history is appended to, never changed.
+		"REVOKE UPDATE ON payments.payment_events FROM "+app,
+		// No transaction outlives the audit's settling time (EventLog).
+		"ALTER ROLE "+app+" SET statement_timeout = '30s'",
+		"ALTER ROLE "+app+" SET idle_in_transaction_session_timeout = '30s'",
 	); err != nil {
 		return res, fmt.Errorf("bootstrap: application role: %w", err)
 	}
@@ -124,6 +132,16 @@ func Bootstrap(ctx context.Context, db *sql.DB, migrations fs.FS, roles Roles) (
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON "+registryTables+" TO "+pgx.Identifier{roles.Registrar}.Sanitize(),
 	); err != nil {
 		return res, fmt.Errorf("bootstrap: registrar role: %w", err)
+	}
+	// Whoever bootstraps is the cluster's administrator: its own writes
+	// and functions are audited too, not only its DDL and role changes.
+	if _, err = db.ExecContext(ctx, `ALTER ROLE CURRENT_USER SET pgaudit.log = 'write, ddl, role, function'`); err != nil {
+		return res, fmt.Errorf("bootstrap: audit the administrator: %w", err)
+	}
+	if _, err = ensureRole(ctx, db, roles.Auditor,
+		"GRANT SELECT ON payments.payment_events TO "+pgx.Identifier{roles.Auditor}.Sanitize(),
+	); err != nil {
+		return res, fmt.Errorf("bootstrap: auditor role: %w", err)
 	}
 	return res, nil
 }

@@ -34,7 +34,8 @@ func NewPaymentService(writer, reader *pgxpool.Pool) *PaymentService {
 
 // createPayment is the whole write, one statement and so one transaction
 // and one round trip: the idempotency row first (ON CONFLICT DO NOTHING),
-// then the payment and its outbox event only if that row was new. A
+// then the payment, its outbox event and the first event of its history
+// (see payments.payment_events) only if that row was new. A
 // concurrent request with the same key blocks on the idempotency row until
 // this statement's transaction ends, then finds it committed and replays it:
 // concurrent duplicates create exactly one payment and never see half of
@@ -50,13 +51,17 @@ const createPayment = `WITH idem AS (
 		(id, merchant_id, amount_minor, currency, payment_method_token, reference, status, created_at, updated_at)
 	SELECT payment_id, $5, $6, $7, $8, $9, 'pending', $10, $10 FROM idem
 	RETURNING id
+), history AS (
+	INSERT INTO payments.payment_events
+		(payment_id, seq, event_type, merchant_id, actor, request_id, occurred_at, details, hash)
+	SELECT id, 1, 'created', $5, $12, $13, $10, $14, payments.event_hash(NULL, id, 'created', $5, $12, $13, $10, $14) FROM pay
 )
 INSERT INTO payments.outbox (payment_id, event_type, payload, created_at)
 SELECT id, 'payment.created', $11, $10 FROM pay`
 
 // CreatePayment creates the payment, its outbox event and the idempotency
 // record atomically, or replays the request that used the key first.
-func (s *PaymentService) CreatePayment(ctx context.Context, idem payments.Idempotency, p payments.NewPayment) (payments.Result, error) {
+func (s *PaymentService) CreatePayment(ctx context.Context, by payments.Actor, idem payments.Idempotency, p payments.NewPayment) (payments.Result, error) {
 	fingerprint, err := hex.DecodeString(idem.Fingerprint)
 	if err != nil || len(fingerprint) == 0 {
 		return payments.Result{}, fmt.Errorf("postgres: fingerprint %q is not hex", idem.Fingerprint)
@@ -75,8 +80,18 @@ func (s *PaymentService) CreatePayment(ctx context.Context, idem payments.Idempo
 	if err != nil {
 		return payments.Result{}, err
 	}
+	// What the history records of the creation: never the token.
+	details, err := json.Marshal(struct {
+		Amount    int64  `json:"amount"`
+		Currency  string `json:"currency"`
+		Reference string `json:"reference"`
+	}{pay.Amount, pay.Currency, pay.Reference})
+	if err != nil {
+		return payments.Result{}, err
+	}
 	tag, err := s.writer.Exec(ctx, createPayment, p.MerchantID, idem.Key, fingerprint, pay.ID,
-		pay.MerchantID, pay.Amount, pay.Currency, pay.PaymentMethodToken, pay.Reference, now, snapshot)
+		pay.MerchantID, pay.Amount, pay.Currency, pay.PaymentMethodToken, pay.Reference, now, snapshot,
+		by.Credential, by.RequestID, string(details))
 	if err != nil {
 		return payments.Result{}, classify(err)
 	}
@@ -130,6 +145,42 @@ func (s *PaymentService) Payment(ctx context.Context, merchantID, id string) (pa
 		return payments.Payment{}, classify(err)
 	}
 	return pay, nil
+}
+
+// History reads the merchant's payment's events from the readers (the
+// writer when the payment is too new to have replicated).
+func (s *PaymentService) History(ctx context.Context, merchantID, id string) ([]payments.Event, error) {
+	if !payments.IsPaymentID(id) {
+		return nil, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no such payment")
+	}
+	events, err := readHistory(ctx, s.reader, merchantID, id)
+	if err == nil && len(events) == 0 && s.reader != s.writer {
+		events, err = readHistory(ctx, s.writer, merchantID, id)
+	}
+	if err != nil {
+		return nil, classify(err)
+	}
+	if len(events) == 0 {
+		return nil, payments.Errorf(payments.ENOTFOUND, "payment_not_found", "no such payment")
+	}
+	return events, nil
+}
+
+func readHistory(ctx context.Context, pool *pgxpool.Pool, merchantID, id string) ([]payments.Event, error) {
+	rows, err := pool.Query(ctx, `SELECT seq, event_type, actor, request_id, occurred_at, details, hash
+		FROM payments.payment_events WHERE payment_id = $1 AND merchant_id = $2 ORDER BY seq`, id, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (payments.Event, error) {
+		var e payments.Event
+		var details string
+		var hash []byte
+		err := row.Scan(&e.Seq, &e.Type, &e.Actor, &e.RequestID, &e.OccurredAt, &details, &hash)
+		e.Details, e.Hash = json.RawMessage(details), hex.EncodeToString(hash)
+		e.OccurredAt = e.OccurredAt.UTC()
+		return e, err
+	})
 }
 
 // publicColumns are what the API shows of a payment (never the token).

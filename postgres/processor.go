@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/jackc/pgx/v5"
@@ -35,13 +36,51 @@ func scanPayment(row pgx.Row) (payments.Payment, error) {
 	return p, err
 }
 
+// appendEvent is a data-modifying CTE that appends an event to the history
+// of the payment the CTE named changed returns (its id and merchant_id):
+// seq and hash follow the payment's last event. The payment's row, which
+// the same statement updates, serializes a payment's events. Parameters:
+// $2 type, and the statement's $n, $n+1, $n+2 actor, request id, details.
+func appendEvent(changed, eventType, actor, requestID, details string) string {
+	return `INSERT INTO payments.payment_events
+		(payment_id, seq, event_type, merchant_id, actor, request_id, occurred_at, details, hash)
+	SELECT c.id, coalesce(last.seq, 0) + 1, ` + eventType + `, c.merchant_id, ` + actor + `, ` + requestID + `, now(), ` + details + `,
+		payments.event_hash(last.hash, c.id, ` + eventType + `, c.merchant_id, ` + actor + `, ` + requestID + `, now(), ` + details + `)
+	FROM ` + changed + ` c LEFT JOIN LATERAL (
+		SELECT seq, hash FROM payments.payment_events e WHERE e.payment_id = c.id ORDER BY seq DESC LIMIT 1
+	) last ON true`
+}
+
+// claim moves a pending payment (or one a crashed attempt left processing)
+// to processing; the history records the first claim only.
+var claim = `WITH previous AS (
+	SELECT id AS claimed_id, status AS was FROM payments.payments WHERE id = $1 FOR UPDATE
+), claimed AS (
+	UPDATE payments.payments SET status = 'processing', updated_at = now()
+	FROM previous WHERE id = previous.claimed_id AND previous.was IN ('pending', 'processing')
+	RETURNING ` + paymentColumns + `, previous.was
+), history AS (
+	` + appendEvent("(SELECT * FROM claimed WHERE was = 'pending')", "'processing'", "$2", "$3", "'{}'") + `
+)
+SELECT ` + paymentColumns + ` FROM claimed`
+
+// finish settles or declines a processing payment and records it.
+var finish = `WITH finished AS (
+	UPDATE payments.payments
+	SET status = $2, decline_reason = NULLIF($3, ''), settled_at = CASE WHEN $2 = 'settled' THEN now() END, updated_at = now()
+	WHERE id = $1 AND status = 'processing' RETURNING ` + paymentColumns + `
+), history AS (
+	` + appendEvent("finished", "$2", "$4", "$5", "$6") + `
+)
+SELECT ` + paymentColumns + ` FROM finished`
+
 // Process claims the payment (pending, or processing after a crashed
 // attempt), asks the acquirer outside any transaction (no lock is held
 // across a network call), then settles or declines it and, when settled,
-// writes its balanced ledger postings in the same transaction.
-func (p *PaymentProcessor) Process(ctx context.Context, id string) (payments.Outcome, error) {
-	pay, err := scanPayment(p.pool.QueryRow(ctx, `UPDATE payments.payments SET status = 'processing', updated_at = now()
-		WHERE id = $1 AND status IN ('pending', 'processing') RETURNING `+paymentColumns, id))
+// writes its balanced ledger postings in the same transaction. Each step
+// appends to the payment's history in the statement that makes it.
+func (p *PaymentProcessor) Process(ctx context.Context, id string, by payments.Actor) (payments.Outcome, error) {
+	pay, err := scanPayment(p.pool.QueryRow(ctx, claim, id, by.Credential, by.RequestID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p.alreadyFinal(ctx, id)
 	}
@@ -60,12 +99,12 @@ func (p *PaymentProcessor) Process(ctx context.Context, id string) (payments.Out
 	}
 	defer tx.Rollback(ctx)
 	status, reason := payments.StatusSettled, ""
+	details, _ := json.Marshal(map[string]int64{"fee": payments.Fee(pay.Amount, pay.Currency)})
 	if !decision.Approved {
 		status, reason = payments.StatusDeclined, decision.Reason
+		details, _ = json.Marshal(map[string]string{"reason": reason})
 	}
-	final, err := scanPayment(tx.QueryRow(ctx, `UPDATE payments.payments
-		SET status = $2, decline_reason = NULLIF($3, ''), settled_at = CASE WHEN $2 = 'settled' THEN now() END, updated_at = now()
-		WHERE id = $1 AND status = 'processing' RETURNING `+paymentColumns, id, string(status), reason))
+	final, err := scanPayment(tx.QueryRow(ctx, finish, id, string(status), reason, by.Credential, by.RequestID, string(details)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		// A concurrent delivery of the same message finished first.
 		_ = tx.Rollback(ctx)

@@ -61,7 +61,7 @@ func setup(t *testing.T, n int) (*postgres.OutboxRelay, *fakeQueue, func() int) 
 	svc := postgres.NewPaymentService(pool, pool)
 	for i := range n {
 		p := payments.NewPayment{MerchantID: "m", Amount: int64(i + 1), Currency: "SGD", PaymentMethodToken: "tok_12345678", Reference: "r"}
-		if _, err := svc.CreatePayment(context.Background(), payments.Idempotency{Key: strconv.Itoa(i), Fingerprint: p.Fingerprint()}, p); err != nil {
+		if _, err := svc.CreatePayment(context.Background(), payments.Actor{Credential: "test", RequestID: "r"}, payments.Idempotency{Key: strconv.Itoa(i), Fingerprint: p.Fingerprint()}, p); err != nil {
 			t.Fatal(err)
 		}
 	}

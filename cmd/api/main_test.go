@@ -162,7 +162,7 @@ func TestOutboxReport(t *testing.T) {
 	svc := postgres.NewPaymentService(pool, pool)
 	for i := range 3 {
 		p := payments.NewPayment{MerchantID: "m", Amount: 100, Currency: "SGD", PaymentMethodToken: "tok_12345678", Reference: "r"}
-		if _, err := svc.CreatePayment(ctx, payments.Idempotency{Key: fmt.Sprint(i), Fingerprint: p.Fingerprint()}, p); err != nil {
+		if _, err := svc.CreatePayment(ctx, payments.Actor{Credential: "test", RequestID: "r"}, payments.Idempotency{Key: fmt.Sprint(i), Fingerprint: p.Fingerprint()}, p); err != nil {
 			t.Fatal(err)
 		}
 	}

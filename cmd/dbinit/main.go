@@ -43,10 +43,12 @@ type Event struct {
 type Properties struct {
 	// SecretArn is the master credential (the RDS-generated JSON secret).
 	SecretArn string `json:"SecretArn"`
-	// AppRole and RegistrarRole are the IAM-authenticated roles to create:
-	// the services' and the merchant-key manager's.
+	// AppRole, RegistrarRole and AuditorRole are the IAM-authenticated
+	// roles to create: the services', the merchant-key manager's and the
+	// audit function's.
 	AppRole       string `json:"AppRole"`
 	RegistrarRole string `json:"RegistrarRole"`
+	AuditorRole   string `json:"AuditorRole"`
 	// MigrationsDigest changes whenever a migration does, so that a stack
 	// update re-runs the bootstrap; the handler does not read it.
 	MigrationsDigest string `json:"MigrationsDigest"`
@@ -85,8 +87,8 @@ func (h handler) handle(ctx context.Context, e Event) (Response, error) {
 		return resp, fmt.Errorf("dbinit: unknown request type %q", e.RequestType)
 	}
 	p := e.ResourceProperties
-	if p.SecretArn == "" || p.AppRole == "" || p.RegistrarRole == "" {
-		return resp, errors.New("dbinit: SecretArn, AppRole and RegistrarRole are required properties")
+	if p.SecretArn == "" || p.AppRole == "" || p.RegistrarRole == "" || p.AuditorRole == "" {
+		return resp, errors.New("dbinit: SecretArn, AppRole, RegistrarRole and AuditorRole are required properties")
 	}
 	raw, err := h.secret(ctx, p.SecretArn)
 	if err != nil {
@@ -101,7 +103,7 @@ func (h handler) handle(ctx context.Context, e Event) (Response, error) {
 		return resp, fmt.Errorf("dbinit: connect to %s: %w", s.Host, err)
 	}
 	defer db.Close()
-	res, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), postgres.Roles{App: p.AppRole, Registrar: p.RegistrarRole})
+	res, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), postgres.Roles{App: p.AppRole, Registrar: p.RegistrarRole, Auditor: p.AuditorRole})
 	if err != nil {
 		return resp, fmt.Errorf("dbinit: %w", err)
 	}

@@ -38,7 +38,7 @@ func TestHandler(t *testing.T) {
 	}
 	event := func(requestType string) Event {
 		return Event{RequestType: requestType, ResourceProperties: Properties{
-			SecretArn: "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:master", AppRole: "payments_app", RegistrarRole: "payments_registrar",
+			SecretArn: "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:master", AppRole: "payments_app", RegistrarRole: "payments_registrar", AuditorRole: "payments_auditor",
 		}}
 	}
 

@@ -76,7 +76,7 @@ func (h handler) processRecord(ctx context.Context, record events.SQSMessage) er
 		h.emit(ctx, record.MessageId, "", start, nil, metrics.Failed)
 		return errors.New("malformed message")
 	}
-	outcome, err := h.processor.Process(ctx, message.ID)
+	outcome, err := h.processor.Process(ctx, message.ID, payments.Actor{Credential: "processor", RequestID: record.MessageId})
 	if err != nil {
 		h.log.ErrorContext(ctx, "payment not processed", "messageId", record.MessageId, "paymentId", message.ID,
 			"code", payments.ErrorCode(err), "error", err)

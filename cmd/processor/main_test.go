@@ -60,7 +60,7 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) create(t *testing.T, amount int64, token string) events.SQSMessage {
 	t.Helper()
 	p := payments.NewPayment{MerchantID: "merchant-1", Amount: amount, Currency: "SGD", PaymentMethodToken: token, Reference: "r"}
-	res, err := f.service.CreatePayment(context.Background(), payments.Idempotency{Key: fmt.Sprint(rand.Int64()), Fingerprint: p.Fingerprint()}, p)
+	res, err := f.service.CreatePayment(context.Background(), payments.Actor{Credential: "test", RequestID: "r"}, payments.Idempotency{Key: fmt.Sprint(rand.Int64()), Fingerprint: p.Fingerprint()}, p)
 	if err != nil {
 		t.Fatal(err)
 	}

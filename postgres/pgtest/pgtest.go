@@ -91,11 +91,33 @@ func Start() (*Server, error) {
 // Options are extra server settings (e.g. "-c fsync=on" for benchmarks).
 var Options = "-c fsync=off"
 
+// auditOptions load pgaudit as Aurora's cluster parameter group does
+// (infra/database.go): DDL and role changes of every session, writes to
+// the tables granted to rds_pgaudit (object auditing), never statement
+// parameters.
+const auditOptions = "-c shared_preload_libraries=pgaudit -c pgaudit.log=ddl,role -c pgaudit.role=rds_pgaudit -c pgaudit.log_parameter=off"
+
+// PgAudit reports whether the server has pgaudit (Debian's
+// postgresql-<version>-pgaudit, which make postgres installs).
+func (s *Server) PgAudit() bool {
+	_, err := os.Stat(filepath.Join(filepath.Dir(s.bin), "lib", "pgaudit.so"))
+	return err == nil
+}
+
+// Log returns what the server has logged so far (pgaudit writes there).
+func (s *Server) Log() (string, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, "server.log"))
+	return string(b), err
+}
+
 // Resume starts the server (again) on its port and data directory.
 func (s *Server) Resume() error {
 	// fsync off by default: these databases are disposable, and tests should
 	// measure our code, not the disk.
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=300 %s", s.port, s.dir, Options)
+	if s.PgAudit() {
+		opts += " " + auditOptions
+	}
 	if err := s.run("pg_ctl", "-D", filepath.Join(s.dir, "data"), "-o", opts, "-l", filepath.Join(s.dir, "server.log"), "-w", "-t", "60", "start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
 		return fmt.Errorf("%w\n%s", err, log)
