@@ -139,3 +139,7 @@ func (c Config) APIKeyNamePrefix(merchantID string) string {
 // MerchantKeysFunctionName is the function that onboards, rotates and
 // offboards merchants' API keys.
 func (c Config) MerchantKeysFunctionName() string { return c.Name("merchant-keys") }
+
+// AuditFunctionName is the function that anchors and verifies payments'
+// histories.
+func (c Config) AuditFunctionName() string { return c.Name("audit") }
