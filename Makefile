@@ -134,6 +134,15 @@ destroy: deps ## destroy every stack of ENV (non-production environments leave n
 redrive-dlq: ## move ENV's dead-letter queue back to its payment queue once the cause is fixed (docs/RUNBOOK.md; needs AWS credentials)
 	go run ./cmd/redrive -env $(ENV) -wait
 
+.PHONY: audit-verify
+audit-verify: ## verify ENV's payment histories and their signed anchors; prints the first broken links (README, Audit trail; needs AWS credentials)
+	go run ./cmd/audit verify -env $(ENV)
+
+.PHONY: payment-history
+payment-history: ## print what happened to PAYMENT in ENV, event by event, and check its chain (needs AWS credentials)
+	@test -n "$(PAYMENT)" || { echo "set PAYMENT=<payment id>"; exit 1; }
+	go run ./cmd/audit history -env $(ENV) -payment $(PAYMENT)
+
 # A merchant: MERCHANT=<id>, its client certificate CERT (default: one the
 # development CA issues, certs/merchants/<id>.pem), optionally READER=<ARN of
 # the merchant's IAM role> that may read its API key.

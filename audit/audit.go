@@ -111,6 +111,11 @@ type Anchor struct {
 	Signature   []byte    `json:"signature"`
 }
 
+// ObjectPrefix is where anchors are kept in the environment's Object Lock
+// bucket: the audit function writes there, and its IAM policy (infra)
+// allows nothing else.
+const ObjectPrefix = "anchors/"
+
 // Name is the anchor's object name: ordered by ToID.
 func (a Anchor) Name() string { return fmt.Sprintf("%020d.json", a.ToID) }
 
@@ -157,6 +162,10 @@ type Anchors interface {
 	Put(ctx context.Context, a Anchor) error
 	// List returns every anchor, in ToID order.
 	List(ctx context.Context) ([]Anchor, error)
+	// Last returns the anchor with the largest ToID, nil when there is
+	// none, without reading every anchor: anchoring runs every hour, and
+	// the anchors of years are many.
+	Last(ctx context.Context) (*Anchor, error)
 }
 
 // MaxAnchorEvents bounds one anchor's range, so that one anchor run stays
@@ -166,14 +175,13 @@ const MaxAnchorEvents = 100_000
 // AnchorNext anchors the settled events after the last anchor, if any, and
 // returns the new anchor (nil when there was nothing to anchor).
 func AnchorNext(ctx context.Context, environment string, events Events, anchors Anchors, signer Signer, now time.Time) (*Anchor, error) {
-	existing, err := anchors.List(ctx)
+	last, err := anchors.Last(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var from int64
 	var previous string
-	if len(existing) > 0 {
-		last := existing[len(existing)-1]
+	if last != nil {
 		from, previous = last.ToID, last.Digest
 	}
 	to, err := events.Settled(ctx)

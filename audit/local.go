@@ -99,6 +99,15 @@ func (d DirAnchors) Put(_ context.Context, a Anchor) error {
 	return err
 }
 
+// Last implements Anchors.
+func (d DirAnchors) Last(ctx context.Context) (*Anchor, error) {
+	all, err := d.List(ctx)
+	if err != nil || len(all) == 0 {
+		return nil, err
+	}
+	return &all[len(all)-1], nil
+}
+
 // List implements Anchors.
 func (d DirAnchors) List(_ context.Context) ([]Anchor, error) {
 	entries, err := os.ReadDir(string(d))

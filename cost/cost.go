@@ -298,7 +298,7 @@ type Profile struct {
 	NATGB            float64 // egress to payment networks
 	EndpointGB       float64
 	KMSRequests      float64
-	CustomMetrics    int
+	CustomMetrics    int // the names in package metrics, one dimension value each
 	// Merchants onboarded: each has an API-key secret, created at run time.
 	Merchants int
 	// AuthorizerMs is the client-certificate authorizer's billed duration
@@ -311,7 +311,7 @@ type Profile struct {
 var NonProduction = Profile{
 	Name: "non-production", RequestsPerSecond: 1, PaymentShare: 0.5, RequestsPerTaskVCPU: 2300, RequestKB: 2,
 	ProcessorMsPerBatch: 60, DatabaseGB: 10, DatabaseIOPerPay: 8, DocumentsGB: 5, DocumentsNewGB: 1,
-	LogKBPerRequest: 4, BaseLogGB: 5, StoredLogGB: 5, NATGB: 1, EndpointGB: 10, KMSRequests: 200_000, CustomMetrics: 8,
+	LogKBPerRequest: 4, BaseLogGB: 5, StoredLogGB: 5, NATGB: 1, EndpointGB: 10, KMSRequests: 200_000, CustomMetrics: 10,
 	Merchants: 2, AuthorizerMs: 3,
 }
 
@@ -319,7 +319,7 @@ var NonProduction = Profile{
 var Production = Profile{
 	Name: "production", RequestsPerSecond: 100, PaymentShare: 0.5, RequestsPerTaskVCPU: 2300, RequestKB: 2,
 	ProcessorMsPerBatch: 60, DatabaseGB: 200, DatabaseIOPerPay: 8, DocumentsGB: 500, DocumentsNewGB: 50,
-	LogKBPerRequest: 4, BaseLogGB: 50, StoredLogGB: 1000, NATGB: 50, EndpointGB: 200, KMSRequests: 2_000_000, CustomMetrics: 8,
+	LogKBPerRequest: 4, BaseLogGB: 50, StoredLogGB: 1000, NATGB: 50, EndpointGB: 200, KMSRequests: 2_000_000, CustomMetrics: 10,
 	Merchants: 50, AuthorizerMs: 3,
 }
 

@@ -78,12 +78,14 @@ func NewStacks(app awscdk.App, cfg environment.Config, sourceRoot string) Stacks
 	findings := NewCardDataFindings(s.Data, "CardDataFindings", cfg, dataKeys.Logs)
 	database := NewDatabase(s.Data, "Database", &DatabaseProps{Config: cfg, Network: network, Keys: dataKeys, CardDataFindings: findings, SourceRoot: sourceRoot})
 	storage := NewStorage(s.Data, "Storage", &StorageProps{Config: cfg, Keys: dataKeys, ReplicaKeyArn: replica.Key.KeyArn()})
+	newAuditQueries(s.Data, cfg, database.LogGroup)
 	if !cfg.Production {
 		NewBucketCleaner(s.Data, "BucketCleaner", &BucketCleanerProps{
 			Name: "data", Config: cfg, SourceRoot: sourceRoot, LogsKey: dataKeys.Logs, Network: network,
 			Buckets: []CleanedBucket{
 				{Name: cfg.BucketName("docs", cfg.Region), Bucket: storage.Documents},
 				{Name: cfg.BucketName("logs", cfg.Region), Bucket: storage.LogBucket},
+				{Name: cfg.BucketName("audit", cfg.Region), Bucket: storage.Anchors, GovernanceLocked: true},
 			},
 		})
 		NewBucketCleaner(s.Replica, "BucketCleaner", &BucketCleanerProps{
@@ -109,6 +111,9 @@ func NewStacks(app awscdk.App, cfg environment.Config, sourceRoot string) Stacks
 	processor := NewProcessor(s.App, "Processor", &ProcessorProps{
 		Config: cfg, Network: network, Database: database, Keys: appKeys, Queues: queues, CardDataFindings: findings, SourceRoot: sourceRoot,
 	})
+	auditor := NewAuditor(s.App, "Audit", &AuditorProps{
+		Config: cfg, Network: network, Database: database, Keys: appKeys, SourceRoot: sourceRoot,
+	})
 	edge := NewEdge(s.App, "Edge", &EdgeProps{Config: cfg, Network: network, Service: service, Names: names, LogBucketName: cfg.BucketName("logs", cfg.Region)})
 	gateway := NewPaymentsAPI(s.App, "Gateway", &PaymentsAPIProps{
 		Config: cfg, Network: network, Keys: appKeys, Edge: edge, Names: names, Database: database, CardDataFindings: findings, SourceRoot: sourceRoot,
@@ -118,7 +123,7 @@ func NewStacks(app awscdk.App, cfg environment.Config, sourceRoot string) Stacks
 	})
 	NewObservability(s.App, "Observability", &ObservabilityProps{
 		Config: cfg, Keys: appKeys, Thresholds: DefaultAlarmThresholds, API: gateway, Edge: edge, WebACLs: webACLs,
-		Service: service, Database: database, Queues: queues, Processor: processor,
+		Service: service, Database: database, Queues: queues, Processor: processor, Auditor: auditor,
 	})
 	if !cfg.Production {
 		NewBucketCleaner(s.App, "BucketCleaner", &BucketCleanerProps{
@@ -138,6 +143,8 @@ func NewStacks(app awscdk.App, cfg environment.Config, sourceRoot string) Stacks
 	output(s.Data, "DocumentBucketName", "The document bucket (replicated to the replica region)", storage.Documents.BucketName())
 	output(s.Replica, "ReplicaBucketName", "The replication destination of the document bucket", replica.Bucket.BucketName())
 	output(s.Replica, "ReplicaRegion", "The region of the replica bucket", jsii.String(cfg.ReplicaRegion))
+	output(s.Data, "AnchorBucketName", "The Object Lock bucket holding the signed anchors of payments' histories", storage.Anchors.BucketName())
+	output(s.App, "AuditFunctionName", "Anchors and verifies payments' histories (make audit-verify and make payment-history invoke it)", auditor.Function.FunctionName())
 	output(s.App, "MerchantKeysFunctionName", "Onboards, rotates and offboards merchants' API keys (make merchant-onboard invokes it)", gateway.MerchantKeys.Function.FunctionName())
 
 	awscdk.Tags_Of(app).Add(jsii.String("Project"), jsii.String("payments"), nil)

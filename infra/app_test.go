@@ -205,8 +205,8 @@ func asList(v any) []any {
 	return l
 }
 
-// Tasks accept only the ALB; Aurora accepts the tasks, the processor and
-// the merchant-key manager through rules in this stack.
+// Tasks accept only the ALB; Aurora accepts the tasks, the processor, the
+// merchant-key manager and the audit function through rules in this stack.
 func TestApiNetworkPaths(t *testing.T) {
 	rules := appResources("AWS::EC2::SecurityGroupIngress")
 	var ports []float64
@@ -217,8 +217,8 @@ func TestApiNetworkPaths(t *testing.T) {
 		ports = append(ports, r.Properties["FromPort"].(float64))
 	}
 	slices.Sort(ports)
-	if !slices.Equal(ports, []float64{443, 5432, 5432, 5432, 8443}) {
-		t.Errorf("ingress ports %v, want the ALB from the VPC link, the database from the tasks, the processor and merchant-keys, and the tasks from the ALB", ports)
+	if !slices.Equal(ports, []float64{443, 5432, 5432, 5432, 5432, 8443}) {
+		t.Errorf("ingress ports %v, want the ALB from the VPC link, the database from the tasks, the processor, merchant-keys and audit, and the tasks from the ALB", ports)
 	}
 }
 

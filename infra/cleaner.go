@@ -2,6 +2,7 @@ package infra
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -34,6 +35,10 @@ type BucketCleanerProps struct {
 type CleanedBucket struct {
 	Name   string
 	Bucket awss3.IBucket
+	// GovernanceLocked is set for an Object Lock bucket in governance mode:
+	// the cleaner may bypass its retention (s3:BypassGovernanceRetention,
+	// for this bucket's objects only) and does so when emptying it.
+	GovernanceLocked bool
 }
 
 // BucketCleaner empties and deletes versioned buckets when a non-production
@@ -56,10 +61,13 @@ type BucketCleaner struct {
 func NewBucketCleaner(scope constructs.Construct, id string, props *BucketCleanerProps) *BucketCleaner {
 	this := constructs.NewConstruct(scope, &id)
 	cfg := props.Config
-	var bucketArns, objectArns []string
+	var bucketArns, objectArns, lockedObjectArns []string
 	for _, b := range props.Buckets {
 		bucketArns = append(bucketArns, "arn:aws:s3:::"+b.Name)
 		objectArns = append(objectArns, "arn:aws:s3:::"+b.Name+"/*")
+		if b.GovernanceLocked {
+			lockedObjectArns = append(lockedObjectArns, "arn:aws:s3:::"+b.Name+"/*")
+		}
 	}
 	fnProps := &GoFunctionProps{
 		Config:           cfg,
@@ -83,6 +91,13 @@ func NewBucketCleaner(scope constructs.Construct, id string, props *BucketCleane
 			}),
 		},
 	}
+	if len(lockedObjectArns) > 0 {
+		fnProps.Statements = append(fnProps.Statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("BypassGovernanceRetention"),
+			Actions:   jsii.Strings("s3:BypassGovernanceRetention"),
+			Resources: jsii.Strings(lockedObjectArns...),
+		}))
+	}
 	if props.Network != nil {
 		fnProps.Vpc, fnProps.Subnets = props.Network.Vpc, props.Network.PrivateSubnets()
 	}
@@ -94,7 +109,7 @@ func NewBucketCleaner(scope constructs.Construct, id string, props *BucketCleane
 		cr := awscdk.NewCustomResource(this, jsii.String(fmt.Sprintf("Empty%d", i)), &awscdk.CustomResourceProps{
 			ServiceToken:  c.Function.Function.FunctionArn(),
 			ResourceType:  jsii.String("Custom::EmptyBucketOnDelete"),
-			Properties:    &map[string]any{"BucketName": b.Bucket.BucketName()},
+			Properties:    &map[string]any{"BucketName": b.Bucket.BucketName(), "BypassGovernanceRetention": strconv.FormatBool(b.GovernanceLocked)},
 			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 		})
 		// Deleted before the bucket, after its policy: the policy goes

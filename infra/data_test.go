@@ -306,8 +306,8 @@ func TestReplicaStack(t *testing.T) {
 // encrypted with our keys; every other bucket uses SSE-KMS.
 func TestOnlyDocumentedBucketsUseSSES3(t *testing.T) {
 	buckets := resources("AWS::S3::Bucket")
-	if len(buckets) != 5 {
-		t.Fatalf("got %d buckets, want documents, replica, truststore and a log bucket in each region", len(buckets))
+	if len(buckets) != 6 {
+		t.Fatalf("got %d buckets, want documents, replica, truststore, audit anchors and a log bucket in each region", len(buckets))
 	}
 	for _, b := range buckets {
 		name := b.Properties["BucketName"].(string)
@@ -322,8 +322,8 @@ func TestOnlyDocumentedBucketsUseSSES3(t *testing.T) {
 // Outside production every bucket is emptied on delete by our cleaner (CDK's
 // autoDeleteObjects would grant wildcard actions).
 func TestBucketsAreEmptiedOnDeleteOutsideProduction(t *testing.T) {
-	if got := len(resources("Custom::EmptyBucketOnDelete")); got != 5 {
-		t.Errorf("got %d bucket cleaners, want one per bucket (5)", got)
+	if got := len(resources("Custom::EmptyBucketOnDelete")); got != 6 {
+		t.Errorf("got %d bucket cleaners, want one per bucket (6)", got)
 	}
 	if got := len(resources("Custom::S3AutoDeleteObjects")); got != 0 {
 		t.Errorf("got %d CDK auto-delete resources, want 0", got)

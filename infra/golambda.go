@@ -43,7 +43,7 @@ var built sync.Map // root + "|" + pkg -> the bootstrap binary
 // before the stacks ask for them one at a time; NewGoFunction refuses a
 // package missing here.
 var lambdaPackages = []string{
-	"./cmd/authorizer", "./cmd/bucketcleaner", "./cmd/dbinit", "./cmd/merchantkeys", "./cmd/processor", "./cmd/truststore",
+	"./cmd/audit", "./cmd/authorizer", "./cmd/bucketcleaner", "./cmd/dbinit", "./cmd/merchantkeys", "./cmd/processor", "./cmd/truststore",
 }
 
 var prebuilt sync.Map // root -> *sync.Once

@@ -2,6 +2,7 @@ package infra
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -34,15 +35,19 @@ type Keys struct {
 	Secrets awskms.IKey
 	// Compute encrypts EBS volumes (the NAT instances' root volumes).
 	Compute awskms.IKey
+	// Signing is the asymmetric key (ECC NIST P-256) that signs the anchors
+	// of payments' histories: it encrypts nothing, so it is the one key
+	// that does not rotate (KMS rotates only symmetric keys; a new key
+	// would be a new alias target, and old anchors name the key that
+	// signed them).
+	Signing awskms.IKey
 }
 
-// keyAccountActions are what the account itself may do with a key: every
-// administrative action CloudFormation needs to manage the key, and the
-// symmetric cryptographic operations that IAM policies in the account may
-// then grant (CDK grants add to the principal's policy, never to the key
-// policy). Listed one by one instead of "kms:*": actions KMS adds later are
-// not granted until they are reviewed.
-var keyAccountActions = []string{
+// keyAdministrationActions are what the account itself may do to a key:
+// every administrative action CloudFormation needs to manage it. Listed one
+// by one instead of "kms:*": actions KMS adds later are not granted until
+// they are reviewed.
+var keyAdministrationActions = []string{
 	"kms:CancelKeyDeletion", "kms:CreateAlias", "kms:CreateGrant", "kms:DeleteAlias",
 	"kms:DescribeKey", "kms:DisableKey", "kms:DisableKeyRotation", "kms:EnableKey",
 	"kms:EnableKeyRotation", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
@@ -50,9 +55,20 @@ var keyAccountActions = []string{
 	"kms:ListResourceTags", "kms:ListRetirableGrants", "kms:PutKeyPolicy", "kms:RetireGrant",
 	"kms:RevokeGrant", "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:TagResource",
 	"kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
+}
+
+// keyAccountActions are the administration and the symmetric cryptographic
+// operations that IAM policies in the account may then grant (CDK grants
+// add to the principal's policy, never to the key policy).
+var keyAccountActions = append(slices.Clone(keyAdministrationActions),
 	"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
 	"kms:ReEncryptFrom", "kms:ReEncryptTo",
-}
+)
+
+// signingKeyAccountActions are the administration and the operations of a
+// signing key that IAM policies may grant: sign (the audit function),
+// verify, and read the public half (anyone verifying outside AWS).
+var signingKeyAccountActions = append(slices.Clone(keyAdministrationActions), "kms:Sign", "kms:Verify", "kms:GetPublicKey")
 
 // logsServiceActions are what CloudWatch Logs needs to encrypt a log group
 // (AWS documentation: "Encrypt log data in CloudWatch Logs using AWS KMS").
@@ -73,7 +89,37 @@ func NewKeys(scope constructs.Construct, id string, props *KeysProps) *Keys {
 	k.Messaging = newDomainKey(this, cfg, "messaging", "SQS payment queues and SNS alarm topics", cloudWatchAlarmsStatement(cfg))
 	k.Secrets = newDomainKey(this, cfg, "secrets", "Secrets Manager database credentials and API keys")
 	k.Compute = newDomainKey(this, cfg, "compute", "EBS volumes of the NAT instances")
+	k.Signing = awskms.NewKey(this, jsii.String("signing"), &awskms.KeyProps{
+		Alias:         jsii.String(cfg.KeyAlias("signing")),
+		Description:   jsii.String(fmt.Sprintf("payments %s: signs the anchors of payments' histories (ECDSA P-256)", cfg.EnvironmentSuffix)),
+		KeySpec:       awskms.KeySpec_ECC_NIST_P256,
+		KeyUsage:      awskms.KeyUsage_SIGN_VERIFY,
+		PendingWindow: pendingWindow(cfg),
+		Policy: awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
+			accountStatement(signingKeyAccountActions),
+		}}),
+		RemovalPolicy: removalPolicy(cfg),
+	})
 	return k
+}
+
+// pendingWindow is how long a deleted key can still be recovered: KMS's
+// minimum outside production, its maximum in production.
+func pendingWindow(cfg environment.Config) awscdk.Duration {
+	if cfg.Production {
+		return awscdk.Duration_Days(jsii.Number(30))
+	}
+	return awscdk.Duration_Days(jsii.Number(7))
+}
+
+// accountStatement delegates the key to the account's IAM policies.
+func accountStatement(actions []string) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AccountAdministrationAndIAMDelegation"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAccountRootPrincipal()},
+		Actions:    jsii.Strings(actions...),
+		Resources:  jsii.Strings("*"),
+	})
 }
 
 // ImportInto returns the same keys imported by ARN into scope (another
@@ -94,6 +140,7 @@ func (k *Keys) ImportInto(scope constructs.Construct) *Keys {
 		{"MessagingKey", k.Messaging, &imported.Messaging},
 		{"SecretsKey", k.Secrets, &imported.Secrets},
 		{"ComputeKey", k.Compute, &imported.Compute},
+		{"SigningKey", k.Signing, &imported.Signing},
 	} {
 		*pair.imported = awskms.Key_FromKeyArn(scope, jsii.String(pair.id), pair.src.KeyArn())
 	}
@@ -101,23 +148,12 @@ func (k *Keys) ImportInto(scope constructs.Construct) *Keys {
 }
 
 func newDomainKey(scope constructs.Construct, cfg environment.Config, domain, purpose string, services ...awsiam.PolicyStatement) awskms.Key {
-	statements := append([]awsiam.PolicyStatement{
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String("AccountAdministrationAndIAMDelegation"),
-			Principals: &[]awsiam.IPrincipal{awsiam.NewAccountRootPrincipal()},
-			Actions:    jsii.Strings(keyAccountActions...),
-			Resources:  jsii.Strings("*"),
-		}),
-	}, services...)
-	pending := 7.0
-	if cfg.Production {
-		pending = 30
-	}
+	statements := append([]awsiam.PolicyStatement{accountStatement(keyAccountActions)}, services...)
 	return awskms.NewKey(scope, jsii.String(domain), &awskms.KeyProps{
 		Alias:             jsii.String(cfg.KeyAlias(domain)),
 		Description:       jsii.String(fmt.Sprintf("payments %s: %s", cfg.EnvironmentSuffix, purpose)),
 		EnableKeyRotation: jsii.Bool(true),
-		PendingWindow:     awscdk.Duration_Days(&pending),
+		PendingWindow:     pendingWindow(cfg),
 		Policy:            awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &statements}),
 		RemovalPolicy:     removalPolicy(cfg),
 	})

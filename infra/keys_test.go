@@ -5,15 +5,16 @@ import (
 	"testing"
 )
 
-// Every key rotates, carries an alias with the suffix and is scheduled for
-// deletion (never retained) outside production.
+// Every key that encrypts rotates (KMS rotates only symmetric keys; the
+// signing key encrypts nothing), every key carries an alias with the suffix
+// and is scheduled for deletion (never retained) outside production.
 func TestKeysRotateAndCarryTheSuffix(t *testing.T) {
 	keys := resources("AWS::KMS::Key")
 	if len(keys) < 6 {
 		t.Fatalf("got %d keys, want one per data domain (at least 6)", len(keys))
 	}
 	for _, k := range keys {
-		if k.Properties["EnableKeyRotation"] != true {
+		if k.Properties["EnableKeyRotation"] != true && k.Properties["KeyUsage"] != "SIGN_VERIFY" {
 			t.Errorf("%s: automatic rotation off", k)
 		}
 		if k.Properties["PendingWindowInDays"] != float64(7) {
@@ -24,7 +25,7 @@ func TestKeysRotateAndCarryTheSuffix(t *testing.T) {
 	for _, a := range resources("AWS::KMS::Alias") {
 		aliases[a.Properties["AliasName"].(string)] = true
 	}
-	for _, domain := range []string{"database", "documents", "logs", "messaging", "secrets", "compute", "documents-replica", "logs-replica"} {
+	for _, domain := range []string{"database", "documents", "logs", "messaging", "secrets", "compute", "signing", "documents-replica", "logs-replica"} {
 		if !aliases["alias/payments/"+testSuffix+"/"+domain] {
 			t.Errorf("no key alias for the %s domain; have %v", domain, aliases)
 		}

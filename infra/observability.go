@@ -83,6 +83,7 @@ type ObservabilityProps struct {
 	Database   *Database
 	Queues     *Queues
 	Processor  *GoFunction
+	Auditor    *GoFunction
 }
 
 // Observability is the dashboard and the alarms, which notify two
@@ -103,7 +104,7 @@ func NewObservability(scope constructs.Construct, id string, props *Observabilit
 	if t.SuccessRatePercent <= 0 || t.ProcessingP99Millis <= 0 || t.DatabaseCPUPercent <= 0 || t.ReplicaLagMillis <= 0 {
 		awscdk.Annotations_Of(this).AddError(jsii.String(fmt.Sprintf("every alarm threshold must be set (a zero alarms on everything or nothing): %+v", t)))
 	}
-	minute, five := awscdk.Duration_Minutes(jsii.Number(1)), awscdk.Duration_Minutes(jsii.Number(5))
+	minute, five, hour := awscdk.Duration_Minutes(jsii.Number(1)), awscdk.Duration_Minutes(jsii.Number(5)), awscdk.Duration_Hours(jsii.Number(1))
 	custom := func(name, statistic string, period awscdk.Duration) cw.Metric {
 		return cw.NewMetric(&cw.MetricProps{
 			Namespace: jsii.String(metrics.Namespace), MetricName: jsii.String(name), Statistic: jsii.String(statistic),
@@ -242,6 +243,12 @@ func NewObservability(scope constructs.Construct, id string, props *Observabilit
 		{id: "db-replica-lag", severity: ticket, metric: replicaLag, threshold: t.ReplicaLagMillis, op: cw.ComparisonOperator_GREATER_THAN_THRESHOLD, periods: 5,
 			missing: cw.TreatMissingData_NOT_BREACHING,
 			meaning: fmt.Sprintf("Aurora reader lag above %.0f ms for 5 minutes: reads may be stale.", t.ReplicaLagMillis)},
+		{id: "history-broken", severity: page, metric: custom(metrics.BrokenLinks, "Maximum", hour), threshold: 1,
+			op: cw.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, periods: 1, missing: cw.TreatMissingData_NOT_BREACHING,
+			meaning: "The daily verification of payments' histories found a broken link: an event or an anchor that no longer matches what was recorded and signed. Treat it as a security incident."},
+		{id: "audit-failing", severity: ticket, metric: props.Auditor.Function.MetricErrors(&cw.MetricOptions{Statistic: jsii.String("Sum"), Period: hour}),
+			threshold: 1, op: cw.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, periods: 1, missing: cw.TreatMissingData_NOT_BREACHING,
+			meaning: "The audit function failed to anchor or to verify payments' histories within the hour: the events since the last anchor wait for the next run."},
 		{id: "waf-stage-blocks-spike", severity: ticket, metric: stageBlocked, anomaly: 3, periods: 2, missing: cw.TreatMissingData_NOT_BREACHING,
 			meaning: "The API stage's web ACL blocks far more requests than usual (rate limit, IP reputation) for 10 minutes: a flood or a misbehaving client."},
 		{id: "waf-alb-blocks-spike", severity: ticket, metric: albBlocked, anomaly: 3, periods: 2, missing: cw.TreatMissingData_NOT_BREACHING,

@@ -15,9 +15,9 @@ import (
 // alarmIDs are the alarms an on-call engineer needs, by severity.
 var alarmIDs = map[string][]string{
 	"page": {"relay-stalled", "queue-stalled", "dlq-not-empty", "success-rate-low", "processor-crashing",
-		"api-availability-fast-burn", "api-latency-high", "api-tasks-missing"},
+		"api-availability-fast-burn", "api-latency-high", "api-tasks-missing", "history-broken"},
 	"ticket": {"api-availability-slow-burn", "processing-p99-high", "alb-unhealthy-targets", "db-cpu-high", "db-replica-lag",
-		"waf-stage-blocks-spike", "waf-alb-blocks-spike"},
+		"waf-stage-blocks-spike", "waf-alb-blocks-spike", "audit-failing"},
 }
 
 // alarms are the app's alarms by id (the name without "payments-<sfx>-").

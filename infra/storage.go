@@ -104,13 +104,16 @@ type StorageProps struct {
 	ReplicaKeyArn *string
 }
 
-// Storage is the document bucket, replicated to ReplicaRegion, and the log
-// bucket.
+// Storage is the document bucket, replicated to ReplicaRegion, the log
+// bucket and the audit anchor bucket.
 type Storage struct {
 	constructs.Construct
 	Documents       awss3.Bucket
 	LogBucket       awss3.Bucket
 	ReplicationRole *ServiceRole
+	// Anchors holds the signed anchors of payments' histories under S3
+	// Object Lock (newAnchorBucket).
+	Anchors awss3.Bucket
 }
 
 // NewStorage creates the buckets and the replication role.
@@ -197,6 +200,7 @@ func NewStorage(scope constructs.Construct, id string, props *StorageProps) *Sto
 	}}
 	s.Documents = awss3.NewBucket(this, jsii.String("Documents"), docs)
 	s.ReplicationRole.UsedBy(s.Documents)
+	s.Anchors = newAnchorBucket(this, cfg, props.Keys.Logs, s.LogBucket)
 	suppress(this.Node().FindChild(jsii.String("ReplicationRolePolicy")), true, finding{
 		rule:      "AwsSolutions-IAM5",
 		appliesTo: []string{"Resource::" + sourceArn + "/*", "Resource::" + replicaArn + "/*"},

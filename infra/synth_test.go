@@ -586,10 +586,10 @@ func TestResourceCounts(t *testing.T) {
 	want := map[string]int{
 		environment.AccountStackName:    3,
 		"PaymentsReplica-" + testSuffix: 14,
-		"PaymentsKeys-" + testSuffix:    12,
+		"PaymentsKeys-" + testSuffix:    14,
 		"PaymentsNetwork-" + testSuffix: 74,
-		"PaymentsData-" + testSuffix:    47,
-		"PaymentsApp-" + testSuffix:     142,
+		"PaymentsData-" + testSuffix:    52,
+		"PaymentsApp-" + testSuffix:     155,
 	}
 	for stack, tmpl := range templates {
 		got := 0

@@ -39,3 +39,13 @@ const RelayReportInterval = time.Minute
 // seconds and the processor settles within seconds, so five minutes of
 // waiting is a failure, not load.
 const StallAfter = 5 * time.Minute
+
+// The audit function's metrics (cmd/audit), one record per run.
+const (
+	// AnchoredEvents is how many events one anchor run signed; 0 when no
+	// event settled since the last anchor.
+	AnchoredEvents = "AuditAnchoredEvents"
+	// BrokenLinks is how many broken links (events or anchors) one
+	// verification found; 0 when the whole history verifies.
+	BrokenLinks = "AuditBrokenLinks"
+)

@@ -7,8 +7,11 @@
 // and writes it to the environment's Object Lock bucket, which nobody can
 // change, the database's administrators included. Operators invoke it to
 // verify ({"action":"verify"}) or to read a payment's history
-// ({"action":"history","paymentId":"..."}). It reads the database as the
-// auditor role, which may read the history and nothing else.
+// ({"action":"history","paymentId":"..."}); the scheduler invokes it daily
+// to verify, and the alarms watch the metrics it emits (package metrics).
+// It reads the database as the auditor role, which may read the history
+// and nothing else, on the writer: an anchor must see every committed
+// event, which a replica may not yet.
 //
 // On a workstation it is the operators' command:
 //
@@ -38,7 +41,9 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/fintech/payments-platform/audit"
+	"github.com/fintech/payments-platform/emf"
 	"github.com/fintech/payments-platform/environment"
+	"github.com/fintech/payments-platform/metrics"
 	"github.com/fintech/payments-platform/postgres"
 )
 
@@ -49,36 +54,77 @@ type Request struct {
 	PaymentID string `json:"paymentId,omitempty"`
 }
 
-// Response answers a Request: the new anchor, the verification report, or
+// Response answers a Request: the new anchors, the verification report, or
 // the history.
 type Response struct {
-	Anchor  *audit.Anchor `json:"anchor,omitempty"`
-	Report  *audit.Report `json:"report,omitempty"`
-	History []audit.Event `json:"history,omitempty"`
+	Anchors []audit.Anchor `json:"anchors,omitempty"`
+	Report  *audit.Report  `json:"report,omitempty"`
+	History []audit.Event  `json:"history,omitempty"`
+}
+
+// eventLog is the history the auditor reads (postgres.EventLog).
+type eventLog interface {
+	audit.Events
+	History(ctx context.Context, paymentID string) ([]audit.Event, error)
 }
 
 // auditor does the three actions over a history, an anchor store and a
 // signer.
 type auditor struct {
 	environment string
-	events      *postgres.EventLog
+	events      eventLog
 	anchors     audit.Anchors
 	signer      audit.Signer
 	log         *slog.Logger
 	now         func() time.Time
+	// metrics receives one record per anchor or verification run (in
+	// Lambda); nil on a workstation.
+	metrics *emf.Logger
+}
+
+// timeLeft reports whether the invocation has time for another anchor
+// (reading up to MaxAnchorEvents events, a signature and a write take
+// seconds; two minutes leave room for a slow database).
+func timeLeft(ctx context.Context) bool {
+	deadline, ok := ctx.Deadline()
+	return !ok || time.Until(deadline) > 2*time.Minute
+}
+
+// emit writes one metric, if metrics are on: a run whose record is lost
+// leaves a gap the alarms treat as no news, never as failure.
+func (a auditor) emit(ctx context.Context, name string, value float64) {
+	if a.metrics == nil {
+		return
+	}
+	if err := a.metrics.Emit([]emf.Metric{{Name: name, Unit: emf.Count, Value: value}}, nil); err != nil {
+		a.log.WarnContext(ctx, "metric not written", "metric", name, "error", err)
+	}
 }
 
 func (a auditor) handle(ctx context.Context, req Request) (Response, error) {
 	switch req.Action {
 	case "anchor":
-		anchor, err := audit.AnchorNext(ctx, a.environment, a.events, a.anchors, a.signer, a.now())
-		if err != nil {
-			return Response{}, err
-		}
-		if anchor != nil {
+		// One anchor covers at most audit.MaxAnchorEvents: a busy hour (at
+		// 1,000 payments a second, millions of events) takes many, so a run
+		// anchors until it has caught up or its time is nearly spent.
+		var anchored []audit.Anchor
+		events := 0
+		defer func() { a.emit(ctx, metrics.AnchoredEvents, float64(events)) }()
+		for {
+			anchor, err := audit.AnchorNext(ctx, a.environment, a.events, a.anchors, a.signer, a.now())
+			if err != nil {
+				return Response{Anchors: anchored}, err
+			}
+			if anchor == nil {
+				break
+			}
+			anchored, events = append(anchored, *anchor), events+anchor.Events
 			a.log.InfoContext(ctx, "anchored", "fromId", anchor.FromID, "toId", anchor.ToID, "events", anchor.Events, "digest", anchor.Digest)
+			if anchor.Events < audit.MaxAnchorEvents || !timeLeft(ctx) {
+				break
+			}
 		}
-		return Response{Anchor: anchor}, nil
+		return Response{Anchors: anchored}, nil
 	case "verify":
 		report, err := audit.Verify(ctx, a.events, a.anchors, a.signer)
 		if err != nil {
@@ -87,6 +133,7 @@ func (a auditor) handle(ctx context.Context, req Request) (Response, error) {
 		if !report.OK() {
 			a.log.ErrorContext(ctx, "the history is broken", "broken", report.Broken)
 		}
+		a.emit(ctx, metrics.BrokenLinks, float64(len(report.Broken)))
 		return Response{Report: &report}, nil
 	case "history":
 		events, err := a.events.History(ctx, req.PaymentID)
@@ -116,8 +163,8 @@ func main() {
 func serve(logger *slog.Logger) error {
 	get := os.Getenv
 	port, err := strconv.Atoi(get("DATABASE_PORT"))
-	if err != nil || get("DATABASE_READER_HOST") == "" || get("ANCHOR_BUCKET") == "" || get("SIGNING_KEY_ARN") == "" {
-		return errors.New("DATABASE_READER_HOST, DATABASE_PORT, ANCHOR_BUCKET and SIGNING_KEY_ARN are required")
+	if err != nil || get("DATABASE_WRITER_HOST") == "" || get("ANCHOR_BUCKET") == "" || get("SIGNING_KEY_ARN") == "" {
+		return errors.New("DATABASE_WRITER_HOST, DATABASE_PORT, ANCHOR_BUCKET and SIGNING_KEY_ARN are required")
 	}
 	ctx := context.Background()
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
@@ -125,7 +172,7 @@ func serve(logger *slog.Logger) error {
 		return err
 	}
 	pool, err := postgres.NewPool(ctx, postgres.PoolConfig{
-		Host: get("DATABASE_READER_HOST"), Port: port, Database: get("DATABASE_NAME"), User: get("DATABASE_USER"),
+		Host: get("DATABASE_WRITER_HOST"), Port: port, Database: get("DATABASE_NAME"), User: get("DATABASE_USER"),
 		Region: awsCfg.Region, Credentials: awsCfg.Credentials, MaxConns: 2,
 	})
 	if err != nil {
@@ -135,6 +182,7 @@ func serve(logger *slog.Logger) error {
 		environment: get("ENVIRONMENT_SUFFIX"), events: postgres.NewEventLog(pool),
 		anchors: newS3Anchors(awsCfg, get("ANCHOR_BUCKET")), signer: newKMSSigner(awsCfg, get("SIGNING_KEY_ARN")),
 		log: logger, now: time.Now,
+		metrics: emf.New(os.Stdout, metrics.Namespace, map[string]string{metrics.DimensionEnvironment: get("ENVIRONMENT_SUFFIX")}),
 	}
 	lambda.Start(a.handle)
 	return nil
@@ -236,11 +284,13 @@ func run(ctx context.Context, args []string, out io.Writer, logger *slog.Logger,
 func print(out io.Writer, req Request, resp Response) error {
 	switch req.Action {
 	case "anchor":
-		if resp.Anchor == nil {
+		if len(resp.Anchors) == 0 {
 			fmt.Fprintln(out, "nothing to anchor: no settled event since the last anchor")
 			return nil
 		}
-		fmt.Fprintf(out, "anchored events (%d, %d]: %d events, digest %s\n", resp.Anchor.FromID, resp.Anchor.ToID, resp.Anchor.Events, resp.Anchor.Digest)
+		for _, a := range resp.Anchors {
+			fmt.Fprintf(out, "anchored events (%d, %d]: %d events, digest %s\n", a.FromID, a.ToID, a.Events, a.Digest)
+		}
 	case "verify":
 		r := resp.Report
 		fmt.Fprintf(out, "verified %d payments, %d events, %d anchors\n", r.Payments, r.Events, r.Anchors)

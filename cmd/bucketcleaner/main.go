@@ -11,6 +11,12 @@
 // the time CloudFormation deletes it. Emptying and deleting in a loop until
 // DeleteBucket succeeds ends that race; CloudFormation then finds the bucket
 // gone, which a delete accepts.
+//
+// A bucket with S3 Object Lock in governance mode (the audit anchors of a
+// non-production environment) is emptied only when its resource says so
+// (BypassGovernanceRetention "true"): the deletions then carry the bypass
+// header, which the cleaner's role may send for that bucket alone. Compliance
+// mode cannot be bypassed by anyone, which is why production uses it.
 package main
 
 import (
@@ -55,7 +61,9 @@ func (c cleaner) handle(ctx context.Context, e cfn.Event) (string, map[string]an
 	if e.RequestType != cfn.RequestDelete {
 		return physicalID, nil, nil
 	}
-	deleted, rounds, err := c.remove(ctx, bucket)
+	// CloudFormation passes every property as a string.
+	bypass, _ := e.ResourceProperties["BypassGovernanceRetention"].(string)
+	deleted, rounds, err := c.remove(ctx, bucket, bypass == "true")
 	if err != nil {
 		return physicalID, nil, err
 	}
@@ -65,9 +73,9 @@ func (c cleaner) handle(ctx context.Context, e cfn.Event) (string, map[string]an
 
 // remove empties the bucket and deletes it, emptying again whenever objects
 // arrived in between. A bucket that no longer exists counts as removed.
-func (c cleaner) remove(ctx context.Context, bucket string) (deleted, rounds int, err error) {
+func (c cleaner) remove(ctx context.Context, bucket string, bypassGovernance bool) (deleted, rounds int, err error) {
 	for rounds = 1; rounds <= maxRounds; rounds++ {
-		n, err := c.empty(ctx, bucket)
+		n, err := c.empty(ctx, bucket, bypassGovernance)
 		deleted += n
 		if isCode(err, "NoSuchBucket") {
 			return deleted, rounds, nil
@@ -95,8 +103,9 @@ func isCode(err error, code string) bool {
 }
 
 // empty deletes every version and delete marker, a page (at most 1,000, the
-// DeleteObjects limit) at a time.
-func (c cleaner) empty(ctx context.Context, bucket string) (int, error) {
+// DeleteObjects limit) at a time, bypassing governance-mode retention if told
+// to.
+func (c cleaner) empty(ctx context.Context, bucket string, bypassGovernance bool) (int, error) {
 	deleted := 0
 	pages := s3.NewListObjectVersionsPaginator(c.s3, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)})
 	for pages.HasMorePages() {
@@ -114,10 +123,16 @@ func (c cleaner) empty(ctx context.Context, bucket string) (int, error) {
 		if len(ids) == 0 {
 			continue
 		}
-		out, err := c.s3.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+		in := &s3.DeleteObjectsInput{
 			Bucket: aws.String(bucket),
 			Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
-		})
+		}
+		// The header is sent only when needed: it needs a permission of its
+		// own, which only the locked bucket's cleaner has.
+		if bypassGovernance {
+			in.BypassGovernanceRetention = aws.Bool(true)
+		}
+		out, err := c.s3.DeleteObjects(ctx, in)
 		if err != nil {
 			return deleted, fmt.Errorf("bucketcleaner: delete from %s: %w", bucket, err)
 		}

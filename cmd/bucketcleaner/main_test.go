@@ -30,6 +30,9 @@ type fakeBucket struct {
 	lateDeliveries, lateRounds int
 	emptied                    int
 	gone                       bool
+	// governanceLocked versions are refused unless the deletion bypasses
+	// governance retention, as S3 Object Lock does.
+	governanceLocked bool
 	deleteBucketCalls          int
 }
 
@@ -90,7 +93,7 @@ func (f *fakeBucket) DeleteObjects(_ context.Context, in *s3.DeleteObjectsInput,
 	out := &s3.DeleteObjectsOutput{}
 	deleted := map[string]bool{}
 	for _, o := range in.Delete.Objects {
-		if aws.ToString(o.Key) == f.failKey {
+		if aws.ToString(o.Key) == f.failKey || (f.governanceLocked && !aws.ToBool(in.BypassGovernanceRetention)) {
 			out.Errors = append(out.Errors, types.Error{Key: o.Key, Message: aws.String("AccessDenied")})
 			continue
 		}
@@ -147,12 +150,27 @@ func TestHandle(t *testing.T) {
 	t.Run("LateDeliveriesAreEmptiedUntilTheBucketIsGone", func(t *testing.T) {
 		f := newBucket(5)
 		f.lateDeliveries, f.lateRounds = 3, 2
-		deleted, rounds, err := cleaner{s3: f, log: quiet}.remove(ctx, "payments-logs-pr1")
+		deleted, rounds, err := cleaner{s3: f, log: quiet}.remove(ctx, "payments-logs-pr1", false)
 		if err != nil || !f.gone {
 			t.Fatalf("err=%v gone=%v", err, f.gone)
 		}
 		if got, want := deleted, 5+2*3; got != want || rounds != 3 {
 			t.Errorf("deleted %d objects in %d rounds, want %d in 3", got, rounds, want)
+		}
+	})
+
+	// An Object Lock bucket in governance mode is emptied only when its
+	// resource asks for the bypass, and then it is.
+	t.Run("GovernanceRetentionIsBypassedOnlyWhenAsked", func(t *testing.T) {
+		locked := newBucket(3)
+		locked.governanceLocked = true
+		if _, _, err := (cleaner{s3: locked, log: quiet}).handle(ctx, event(cfn.RequestDelete)); err == nil || locked.gone {
+			t.Fatalf("a governance-locked bucket was emptied without the bypass: err=%v", err)
+		}
+		e := event(cfn.RequestDelete)
+		e.ResourceProperties["BypassGovernanceRetention"] = "true"
+		if _, _, err := (cleaner{s3: locked, log: quiet}).handle(ctx, e); err != nil || !locked.gone {
+			t.Fatalf("with the bypass: gone=%v err=%v", locked.gone, err)
 		}
 	})
 
@@ -167,7 +185,7 @@ func TestHandle(t *testing.T) {
 	t.Run("ErrBucketKeepsFilling", func(t *testing.T) {
 		f := newBucket(1)
 		f.lateDeliveries, f.lateRounds = 1, maxRounds+1
-		_, rounds, err := cleaner{s3: f, log: quiet}.remove(ctx, "payments-logs-pr1")
+		_, rounds, err := cleaner{s3: f, log: quiet}.remove(ctx, "payments-logs-pr1", false)
 		if err == nil || !strings.Contains(err.Error(), "still receives objects") || rounds != maxRounds || f.gone {
 			t.Fatalf("rounds=%d gone=%v err=%v", rounds, f.gone, err)
 		}

@@ -1,0 +1,241 @@
+package infra_test
+
+import (
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fintech/payments-platform/infra"
+)
+
+// The anchors are locked as they are written, for seven years: in
+// governance mode outside production (the environment stays destroyable),
+// in compliance mode in production (nobody can shorten it). The key that
+// signs them is asymmetric and may sign, verify and publish its public half,
+// nothing else.
+func TestAnchorsAreLockedAndSigned(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		templates map[string]map[string]any
+		mode      string
+	}{{"non-production", templates, "GOVERNANCE"}, {"production", prod.templates, "COMPLIANCE"}} {
+		var anchors map[string]any
+		for _, b := range resourcesOf(c.templates, "AWS::S3::Bucket") {
+			if name, _ := b.Properties["BucketName"].(string); strings.HasPrefix(name, "payments-audit-") {
+				anchors = b.Properties
+			}
+		}
+		if anchors == nil {
+			t.Fatalf("%s: no anchor bucket", c.name)
+		}
+		want := `{"ObjectLockEnabled":"Enabled","Rule":{"DefaultRetention":{"Days":2557,"Mode":"` + c.mode + `"}}}`
+		if anchors["ObjectLockEnabled"] != true || jsonOf(anchors["ObjectLockConfiguration"]) != want {
+			t.Errorf("%s: anchor bucket lock %v %s, want %s", c.name, anchors["ObjectLockEnabled"], jsonOf(anchors["ObjectLockConfiguration"]), want)
+		}
+		if !strings.Contains(jsonOf(anchors["BucketEncryption"]), `"SSEAlgorithm":"aws:kms"`) || anchors["LoggingConfiguration"] == nil {
+			t.Errorf("%s: anchor bucket encryption %s, logging %v", c.name, jsonOf(anchors["BucketEncryption"]), anchors["LoggingConfiguration"])
+		}
+	}
+
+	var signing []resource
+	for _, k := range resources("AWS::KMS::Key") {
+		if k.Properties["KeyUsage"] == "SIGN_VERIFY" {
+			signing = append(signing, k)
+		}
+	}
+	key := one(t, signing, "signing keys").Properties
+	if key["KeySpec"] != "ECC_NIST_P256" || key["EnableKeyRotation"] == true {
+		t.Errorf("signing key %v", key)
+	}
+	var actions []string
+	for _, s := range asList(asMap(key["KeyPolicy"])["Statement"]) {
+		actions = append(actions, stringsOf(asMap(s)["Action"])...)
+	}
+	for _, want := range []string{"kms:Sign", "kms:Verify", "kms:GetPublicKey"} {
+		if !slices.Contains(actions, want) {
+			t.Errorf("the signing key's policy does not delegate %s", want)
+		}
+	}
+	for _, never := range []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} {
+		if slices.Contains(actions, never) {
+			t.Errorf("the signing key's policy delegates %s, an encryption operation", never)
+		}
+	}
+}
+
+// policyOf returns the statements of the customer-managed policy named name.
+func policyOf(t *testing.T, rs []resource, name string) []map[string]any {
+	t.Helper()
+	for _, r := range rs {
+		if r.Properties["ManagedPolicyName"] == name {
+			var out []map[string]any
+			for _, s := range asList(asMap(r.Properties["PolicyDocument"])["Statement"]) {
+				out = append(out, asMap(s))
+			}
+			return out
+		}
+	}
+	t.Fatalf("no policy %s", name)
+	return nil
+}
+
+// The audit function connects as the auditor, may read and add anchors but
+// never delete or unlock one, and signs only digests with ECDSA; the
+// scheduler invokes it hourly to anchor and daily to verify, and may invoke
+// nothing else.
+func TestAuditFunctionMayOnlyReadSignAndAdd(t *testing.T) {
+	var fn resource
+	for _, f := range appResources("AWS::Lambda::Function") {
+		if f.Properties["FunctionName"] == "payments-audit-"+testSuffix {
+			fn = f
+		}
+	}
+	env := asMap(asMap(fn.Properties["Environment"])["Variables"])
+	if env["DATABASE_USER"] != infra.AuditorDatabaseRole || env["ANCHOR_BUCKET"] != cfg.BucketName("audit", cfg.Region) ||
+		env["SIGNING_KEY_ARN"] == nil || env["DATABASE_WRITER_HOST"] == nil || fn.Properties["VpcConfig"] == nil {
+		t.Fatalf("audit function %s: %v", fn, fn.Properties)
+	}
+	allowed := map[string]bool{
+		"logs:CreateLogStream": true, "logs:PutLogEvents": true, "ec2:CreateNetworkInterface": true, "ec2:DescribeNetworkInterfaces": true,
+		"ec2:DeleteNetworkInterface": true, "ec2:AssignPrivateIpAddresses": true, "ec2:UnassignPrivateIpAddresses": true,
+		"xray:PutTraceSegments": true, "xray:PutTelemetryRecords": true,
+		"rds-db:connect": true, "s3:ListBucket": true, "s3:GetObject": true, "s3:PutObject": true,
+		"kms:Decrypt": true, "kms:GenerateDataKey": true, "kms:Sign": true, "kms:GetPublicKey": true,
+	}
+	sids := map[string]bool{}
+	for _, s := range policyOf(t, appResources("AWS::IAM::ManagedPolicy"), "payments-audit-"+testSuffix+"-policy") {
+		sids[s["Sid"].(string)] = true
+		for _, action := range stringsOf(s["Action"]) {
+			if !allowed[action] {
+				t.Errorf("the audit function may %s", action)
+			}
+		}
+		resources := jsonOf(s["Resource"])
+		switch s["Sid"] {
+		case "ConnectAsAuditor":
+			if !strings.Contains(resources, "/"+infra.AuditorDatabaseRole) {
+				t.Errorf("connects as %s", resources)
+			}
+		case "ReadAndAddAnchors":
+			if resources != `"arn:aws:s3:::`+cfg.BucketName("audit", cfg.Region)+`/anchors/*"` {
+				t.Errorf("anchors %s", resources)
+			}
+		case "SignAnchors":
+			if jsonOf(s["Condition"]) != `{"StringEquals":{"kms:MessageType":"DIGEST","kms:SigningAlgorithm":"ECDSA_SHA_256"}}` {
+				t.Errorf("signs under %s", jsonOf(s["Condition"]))
+			}
+		}
+	}
+
+	for _, sid := range []string{"ConnectAsAuditor", "ReadAndAddAnchors", "SignAnchors"} {
+		if !sids[sid] {
+			t.Errorf("the audit policy has no %s statement", sid)
+		}
+	}
+
+	schedules := map[string]map[string]any{}
+	for _, s := range appResources("AWS::Scheduler::Schedule") {
+		if !strings.HasPrefix(s.Properties["Name"].(string), "payments-audit-") {
+			continue
+		}
+		schedules[s.Properties["Name"].(string)] = s.Properties
+		if !slices.ContainsFunc(s.DependsOn, func(id string) bool { return strings.HasPrefix(id, "AuditSchedulerRolePolicy") }) {
+			t.Errorf("%s does not wait for its role's policy: %v", s, s.DependsOn)
+		}
+	}
+	for name, want := range map[string][2]string{
+		"payments-audit-anchor-" + testSuffix: {"rate(1 hour)", "anchor"},
+		"payments-audit-verify-" + testSuffix: {"rate(1 day)", "verify"},
+	} {
+		s := schedules[name]
+		var input struct{ Action string }
+		if s == nil || s["ScheduleExpression"] != want[0] || json.Unmarshal([]byte(asMap(s["Target"])["Input"].(string)), &input) != nil || input.Action != want[1] {
+			t.Errorf("schedule %s: %v, want %v", name, s, want)
+		}
+	}
+	if len(schedules) != 2 {
+		t.Errorf("schedules %v", schedules)
+	}
+	invoke := policyOf(t, appResources("AWS::IAM::ManagedPolicy"), "payments-audit-scheduler-"+testSuffix+"-policy")
+	if len(invoke) != 1 || jsonOf(invoke[0]["Action"]) != `"lambda:InvokeFunction"` ||
+		jsonOf(invoke[0]["Resource"]) != `"arn:aws:lambda:`+cfg.Region+`:`+cfg.Account+`:function:payments-audit-`+testSuffix+`"` {
+		t.Errorf("the scheduler may %v", invoke)
+	}
+}
+
+// Only the anchor bucket's cleaner bypasses governance retention, and only
+// for that bucket's objects; the cleaner is told to for that bucket alone.
+func TestOnlyTheAnchorBucketIsEmptiedPastItsLock(t *testing.T) {
+	bypass := 0
+	for _, r := range resources("AWS::IAM::ManagedPolicy") {
+		for _, s := range asList(asMap(r.Properties["PolicyDocument"])["Statement"]) {
+			if slices.Contains(stringsOf(asMap(s)["Action"]), "s3:BypassGovernanceRetention") {
+				bypass++
+				if r.Properties["ManagedPolicyName"] != "payments-bucketcleaner-data-"+testSuffix+"-policy" ||
+					jsonOf(asMap(s)["Resource"]) != `"arn:aws:s3:::`+cfg.BucketName("audit", cfg.Region)+`/*"` {
+					t.Errorf("%s may bypass governance retention on %s", r, jsonOf(asMap(s)["Resource"]))
+				}
+			}
+		}
+	}
+	if bypass != 1 {
+		t.Errorf("%d statements allow s3:BypassGovernanceRetention, want the data cleaner's", bypass)
+	}
+	told := 0
+	for _, r := range resources("Custom::EmptyBucketOnDelete") {
+		anchors := strings.HasPrefix(jsonOf(r.Properties["BucketName"]), `{"Ref":"StorageAnchors`)
+		if got := r.Properties["BypassGovernanceRetention"]; got != map[bool]string{true: "true", false: "false"}[anchors] {
+			t.Errorf("%s (%s): BypassGovernanceRetention %v", r, jsonOf(r.Properties["BucketName"]), got)
+		}
+		if anchors {
+			told++
+		}
+	}
+	if told != 1 {
+		t.Errorf("%d cleaners empty the anchor bucket, want 1", told)
+	}
+}
+
+// The saved Logs Insights queries read Aurora's pgaudit lines (Aurora's
+// fixed log_line_prefix "%t:%r:%u@%d:[%p]:"): who wrote to the payment
+// tables, who changed roles or the schema.
+func TestAuditQueriesParsePgAuditLines(t *testing.T) {
+	queries := map[string]resource{}
+	for _, q := range dataResources("AWS::Logs::QueryDefinition") {
+		queries[q.Properties["Name"].(string)] = q
+		if !strings.Contains(jsonOf(q.Properties["LogGroupNames"]), `"Ref":"DatabasePostgresLog`) {
+			t.Errorf("%s reads %s, not the database's log", q, jsonOf(q.Properties["LogGroupNames"]))
+		}
+	}
+	writes, roles := queries["payments/"+testSuffix+"/who-wrote-payment-tables"], queries["payments/"+testSuffix+"/who-changed-roles-or-schema"]
+	if writes.Properties == nil || roles.Properties == nil || len(queries) != 2 {
+		t.Fatalf("queries %v", queries)
+	}
+	// Logs Insights' regular expressions name groups as (?<name>...), which
+	// Go's regexp accepts too.
+	query := writes.Properties["QueryString"].(string)
+	m := regexp.MustCompile(`parse @message /(.*)/\n`).FindStringSubmatch(query)
+	if m == nil || roles.Properties["QueryString"].(string) == query || !strings.Contains(roles.Properties["QueryString"].(string), m[0]) {
+		t.Fatalf("no shared parse in %q", query)
+	}
+	parse := regexp.MustCompile(m[1])
+	for line, want := range map[string]map[string]string{
+		`2026-11-29 05:00:00 UTC:10.0.12.7(51234):payments_app@payments:[4242]:LOG:  AUDIT: OBJECT,3,1,WRITE,UPDATE,TABLE,payments.payments,"UPDATE payments.payments SET status = $1 WHERE id = $2",<not logged>`: {
+			"user": "payments_app", "class": "WRITE", "command": "UPDATE", "object": "payments.payments"},
+		`2026-11-29 05:01:00 UTC:10.0.3.9(40000):dbadmin@payments:[77]:LOG:  AUDIT: SESSION,1,1,ROLE,ALTER ROLE,,,"ALTER ROLE payments_app SET statement_timeout = 0",<not logged>`: {
+			"user": "dbadmin", "class": "ROLE", "command": "ALTER ROLE", "object": ""},
+	} {
+		got := parse.FindStringSubmatch(line)
+		if got == nil {
+			t.Errorf("the query does not parse %q", line)
+			continue
+		}
+		for name, value := range want {
+			if g := got[parse.SubexpIndex(name)]; g != value {
+				t.Errorf("%s = %q in %q, want %q", name, g, line, value)
+			}
+		}
+	}
+}
