@@ -110,7 +110,7 @@ bootstrap: deps ## bootstrap the CDK toolkit in every environment the app uses (
 	cdk bootstrap --no-notices $(CDK_FLAGS)
 
 .PHONY: account-setup
-account-setup: deps ## once per account and region, like bootstrap: API Gateway's CloudWatch role (needs AWS credentials)
+account-setup: deps ## once per account and region, like bootstrap: API Gateway's CloudWatch role; CONTEXT="-c auditTrail=true" adds the account's trail (README, Audit trail; needs AWS credentials)
 	cdk deploy PaymentsAccount --no-notices --require-approval never $(CDK_FLAGS)
 
 # Synthesizes with the target account's lookups (read-only), then checks the
@@ -118,7 +118,7 @@ account-setup: deps ## once per account and region, like bootstrap: API Gateway'
 .PHONY: preflight
 preflight: deps ## read-only checks before a deploy: credentials, hosted zone, certificates, bootstrap in both regions, account setup, Docker, quotas
 	cdk synth --quiet --no-notices $(CDK_FLAGS) -o cdk.out.preflight >/dev/null
-	go run ./cmd/preflight -assembly cdk.out.preflight $(CDK_FLAGS)
+	go run ./cmd/preflight -assembly cdk.out.preflight $(CDK_FLAGS) $(PREFLIGHT)
 
 .PHONY: deploy
 deploy: preflight ## deploy every stack of ENV (default dev) in dependency order after make preflight; writes cfn-outputs/flat-outputs.json

@@ -56,6 +56,11 @@ const (
 	KeyAPITaskCPU                   = "apiTaskCpu"
 	KeyAPITaskMemory                = "apiTaskMemory"
 	KeyAPIBurstLimit                = "apiBurstLimit"
+	// The account setup's opt-in security services (make account-setup).
+	KeyAuditTrail  = "auditTrail"
+	KeyGuardDuty   = "guardDuty"
+	KeySecurityHub = "securityHub"
+	KeyAWSConfig   = "awsConfig"
 )
 
 // Config is the typed environment configuration every construct reads. It is
@@ -121,6 +126,12 @@ type Config struct {
 	// second (stage and usage plan). Default 2000; at most 5000, the
 	// regional account limit.
 	APIBurstLimit int
+	// AuditTrail adds the account's CloudTrail trail to the account setup:
+	// off by default, because an account has at most five trails per region
+	// and most accounts already receive an organization trail. GuardDuty,
+	// SecurityHub (with the PCI DSS v4.0.1 standard) and AWSConfig add
+	// those services, each of which exists once per account and region.
+	AuditTrail, GuardDuty, SecurityHub, AWSConfig bool
 }
 
 // placeholderTruststore is used when no mtlsTruststore is configured: a CA
@@ -215,6 +226,16 @@ func Load(context func(key string) any, getenv func(string) string) (Config, err
 		errs = append(errs, keyError(KeyProduction, err.Error()))
 	}
 	cfg.Production = production
+	for _, flag := range []struct {
+		key   string
+		value *bool
+	}{{KeyAuditTrail, &cfg.AuditTrail}, {KeyGuardDuty, &cfg.GuardDuty}, {KeySecurityHub, &cfg.SecurityHub}, {KeyAWSConfig, &cfg.AWSConfig}} {
+		on, err := contextBool(context(flag.key))
+		if err != nil {
+			errs = append(errs, keyError(flag.key, err.Error()))
+		}
+		*flag.value = on
+	}
 
 	defaultClass, defaultRetention := "t4g.medium", 365
 	if cfg.Production {

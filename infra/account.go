@@ -27,6 +27,8 @@ type AccountSetup struct {
 	constructs.Construct
 	// CloudWatchRole is API Gateway's account-wide logging role.
 	CloudWatchRole *ServiceRole
+	// Audit is the account's trail, with -c auditTrail=true; else nil.
+	Audit *AccountAudit
 }
 
 // NewAccountSetup sets API Gateway's CloudWatch role for the account and
@@ -61,6 +63,12 @@ func NewAccountSetup(scope constructs.Construct, id string, cfg environment.Conf
 		Value:       a.CloudWatchRole.Role.RoleArn(),
 		Description: jsii.String("API Gateway's account-wide CloudWatch role in " + cfg.Region + " (every environment's API logs through it)"),
 	})
+	if cfg.AuditTrail {
+		a.Audit = NewAccountAudit(this, "Audit", cfg)
+	}
+	if cfg.GuardDuty || cfg.SecurityHub || cfg.AWSConfig {
+		NewAccountSecurityServices(this, "Security", cfg, a.Audit)
+	}
 	suppress(this.Node().FindChild(jsii.String("ApiGatewayCloudWatchRolePolicy")), true, finding{
 		rule:      "AwsSolutions-IAM5",
 		appliesTo: []string{"Resource::" + logGroups, "Resource::" + logGroups + ":log-stream:*"},

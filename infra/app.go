@@ -60,7 +60,7 @@ func NewStacks(app awscdk.App, cfg environment.Config, sourceRoot string) Stacks
 	// is deployed instead), so deploying or destroying an environment never
 	// touches it.
 	s.Account = stack(environment.AccountStackName, cfg.Region,
-		"Payments platform: account setup (API Gateway's CloudWatch role), once per account and region like the CDK bootstrap stack", true, false)
+		"Payments platform: account setup (API Gateway's CloudWatch role; opt-in: the account's CloudTrail trail, GuardDuty, Security Hub, AWS Config), once per account and region like the CDK bootstrap stack", true, false)
 	NewAccountSetup(s.Account, "Setup", cfg)
 
 	s.Replica = newStack("Replica", cfg.ReplicaRegion, "Payments platform: cross-region replica of the document bucket and its key (stateful)", true)

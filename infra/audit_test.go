@@ -2,11 +2,13 @@ package infra_test
 
 import (
 	"encoding/json"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/fintech/payments-platform/environment"
 	"github.com/fintech/payments-platform/infra"
 )
 
@@ -237,5 +239,116 @@ func TestAuditQueriesParsePgAuditLines(t *testing.T) {
 				t.Errorf("%s = %q in %q, want %q", name, g, line, value)
 			}
 		}
+	}
+}
+
+// The account's trail exists only when asked for (-c auditTrail=true, the
+// matrix): multi-region, log-file validation, its own key, management
+// events and the object-level events of every environment's document and
+// anchor buckets, into an Object Lock bucket (compliance mode in
+// production) and a log group kept 2557 days, created after what
+// CloudTrail checks at creation; four alarms watch it, each with a runbook
+// section. GuardDuty, Security Hub with PCI DSS v4.0.1 and AWS Config come
+// with their own keys.
+func TestAccountTrail(t *testing.T) {
+	for _, kind := range []string{"AWS::CloudTrail::Trail", "AWS::GuardDuty::Detector", "AWS::SecurityHub::Hub", "AWS::Config::ConfigurationRecorder"} {
+		if got := resources(kind); len(got) != 0 {
+			t.Errorf("%s without its context key: %v", kind, got)
+		}
+	}
+	account := map[string]map[string]any{environment.AccountStackName: matrix.templates[environment.AccountStackName]}
+	trail := one(t, resourcesOf(account, "AWS::CloudTrail::Trail"), "trails")
+	p := trail.Properties
+	if p["TrailName"] != infra.AccountTrailName || p["IsMultiRegionTrail"] != true || p["EnableLogFileValidation"] != true || p["IncludeGlobalServiceEvents"] != true ||
+		p["IsLogging"] != true || p["KMSKeyId"] == nil || p["CloudWatchLogsLogGroupArn"] == nil || p["CloudWatchLogsRoleArn"] == nil {
+		t.Errorf("trail %s", jsonOf(p))
+	}
+	selectors := jsonOf(p["AdvancedEventSelectors"])
+	for _, want := range []string{`{"Equals":["Management"],"Field":"eventCategory"}`, `{"Equals":["Data"],"Field":"eventCategory"}`,
+		`{"Equals":["AWS::S3::Object"],"Field":"resources.type"}`, `{"Field":"resources.ARN","StartsWith":["arn:aws:s3:::payments-docs-","arn:aws:s3:::payments-audit-"]}`} {
+		if !strings.Contains(selectors, want) {
+			t.Errorf("the trail's selectors %s lack %s", selectors, want)
+		}
+	}
+	for _, prefix := range []string{"SetupAuditBucketPolicy", "SetupAuditDeliveryRolePolicy", "SetupAuditLogGroup"} {
+		if !slices.ContainsFunc(trail.DependsOn, func(id string) bool { return strings.HasPrefix(id, prefix) }) {
+			t.Errorf("the trail does not wait for %s: %v", prefix, trail.DependsOn)
+		}
+	}
+	trailArn := "arn:aws:cloudtrail:" + matrix.cfg.Region + ":" + matrix.cfg.Account + ":trail/" + infra.AccountTrailName
+	for _, b := range resourcesOf(account, "AWS::S3::Bucket") {
+		name := b.Properties["BucketName"].(string)
+		locked := jsonOf(b.Properties["ObjectLockConfiguration"])
+		switch {
+		case strings.HasPrefix(name, "payments-account-trail-"):
+			if locked != `{"ObjectLockEnabled":"Enabled","Rule":{"DefaultRetention":{"Days":2557,"Mode":"COMPLIANCE"}}}` || b.DeletionPolicy != "Retain" {
+				t.Errorf("%s: lock %s, deletion %q", name, locked, b.DeletionPolicy)
+			}
+		case locked != "null":
+			// S3 cannot deliver access logs into a locked bucket, nor
+			// AWS Config its history.
+			t.Errorf("%s is locked: %s", name, locked)
+		}
+	}
+	policies := jsonOf(resourcesOf(account, "AWS::S3::BucketPolicy"))
+	for _, want := range []string{`"Action":"s3:GetBucketAcl","Condition":{"StringEquals":{"aws:SourceArn":"` + trailArn + `"}}`,
+		`"Action":"s3:PutObject","Condition":{"StringEquals":{"aws:SourceArn":"` + trailArn + `","s3:x-amz-acl":"bucket-owner-full-control"}}`} {
+		if !strings.Contains(policies, want) {
+			t.Errorf("no bucket policy statement %s", want)
+		}
+	}
+	key := jsonOf(one(t, resourcesOf(account, "AWS::KMS::Key"), "account keys").Properties["KeyPolicy"])
+	if !strings.Contains(key, `"Action":"kms:GenerateDataKey","Condition":{"StringEquals":{"aws:SourceArn":"`+trailArn+`"}`) {
+		t.Errorf("the key does not admit the trail alone: %s", key)
+	}
+	group := one(t, resourcesOf(account, "AWS::Logs::LogGroup"), "account log groups").Properties
+	if group["RetentionInDays"] != float64(2557) || group["KmsKeyId"] == nil {
+		t.Errorf("trail log group %v", group)
+	}
+
+	runbook, err := os.ReadFile("../" + infra.RunbookPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alarmsFound := 0
+	for _, a := range resourcesOf(account, "AWS::CloudWatch::Alarm") {
+		alarmsFound++
+		id := strings.TrimPrefix(a.Properties["AlarmName"].(string), "payments-")
+		if !strings.HasSuffix(a.Properties["AlarmDescription"].(string), "Runbook: "+infra.RunbookPath+"#"+id) || !strings.Contains(string(runbook), "\n### "+id+"\n") {
+			t.Errorf("%s has no runbook section %s", a, id)
+		}
+		if len(asList(a.Properties["AlarmActions"])) != 1 {
+			t.Errorf("%s notifies %v", a, a.Properties["AlarmActions"])
+		}
+	}
+	filters := map[string]string{}
+	for _, f := range resourcesOf(account, "AWS::Logs::MetricFilter") {
+		filters[asMap(asList(f.Properties["MetricTransformations"])[0])["MetricName"].(string)] = f.Properties["FilterPattern"].(string)
+	}
+	if alarmsFound != 4 || len(filters) != 4 {
+		t.Errorf("%d alarms over %d metric filters %v, want root use, IAM and KMS changes, trail changes", alarmsFound, len(filters), filters)
+	}
+	for id, pattern := range filters {
+		outsideCloudFormation := strings.Contains(pattern, `$.sourceIPAddress != "cloudformation.amazonaws.com"`)
+		if outsideCloudFormation != (id == "iam-policy-changed" || id == "kms-key-changed") {
+			t.Errorf("%s: %s", id, pattern)
+		}
+	}
+	if !strings.Contains(filters["trail-changed"], `"StopLogging"`) || !strings.Contains(filters["root-use"], `$.userIdentity.type = "Root"`) {
+		t.Errorf("filters %v", filters)
+	}
+
+	standard := one(t, resourcesOf(account, "AWS::SecurityHub::Standard"), "Security Hub standards")
+	if standard.Properties["StandardsArn"] != "arn:aws:securityhub:ap-southeast-1::standards/pci-dss/v/4.0.1" || len(standard.DependsOn) != 1 {
+		t.Errorf("standard %v after %v", standard.Properties, standard.DependsOn)
+	}
+	if d := one(t, resourcesOf(account, "AWS::GuardDuty::Detector"), "detectors"); d.Properties["Enable"] != true {
+		t.Errorf("detector %v", d.Properties)
+	}
+	recorder := one(t, resourcesOf(account, "AWS::Config::ConfigurationRecorder"), "recorders").Properties
+	channel := one(t, resourcesOf(account, "AWS::Config::DeliveryChannel"), "delivery channels")
+	if jsonOf(recorder["RecordingGroup"]) != `{"AllSupported":true,"IncludeGlobalResourceTypes":true}` || channel.Properties["S3KmsKeyArn"] == nil ||
+		!slices.ContainsFunc(channel.DependsOn, func(id string) bool { return strings.HasPrefix(id, "SetupSecurityRecorder") }) {
+		t.Errorf("recorder %v, channel %v after %v", recorder, channel.Properties, channel.DependsOn)
 	}
 }

@@ -163,6 +163,8 @@ func TestAlarmSubscriptions(t *testing.T) {
 	slices.Sort(got)
 	page, ticket := "payments-alarms-page-"+longestSuffix, "payments-alarms-ticket-"+longestSuffix
 	want := []string{
+		// The account trail's alarms (auditTrail=true) reach the same people.
+		"payments-account-security email oncall@example.org", "payments-account-security email payments-team@example.org",
 		page + " email oncall@example.org", page + " email payments-team@example.org",
 		page + " https https://events.pagerduty.com/integration/0123456789abcdef/enqueue",
 		ticket + " email oncall@example.org", ticket + " email payments-team@example.org",

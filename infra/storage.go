@@ -62,15 +62,21 @@ func newLogBucket(scope constructs.Construct, cfg environment.Config, region str
 			Resources:  jsii.Strings(fmt.Sprintf("arn:aws:s3:::%s/%s/AWSLogs/%s/*", cfg.BucketName("logs", region), albAccessLogPrefix, cfg.Account)),
 		}))
 	}
+	suppressLogBucketFindings(b)
+	return b
+}
+
+// suppressLogBucketFindings holds what a bucket receiving S3 server access
+// logs (and ALB access logs) is accepted for.
+func suppressLogBucketFindings(b awss3.Bucket) {
 	suppress(b, true, slices.Concat(
-		because("This is the log bucket. Logging a log bucket's access into itself would loop; writes come only from the S3 logging service principal, scoped to this account by the bucket policy.",
+		because("This is a log bucket. Logging a log bucket's access into itself would loop; writes come only from the S3 logging service principal, scoped to this account by the bucket policy.",
 			"AwsSolutions-S1", "PCI.DSS.321-S3BucketLoggingEnabled", "NIST.800.53.R5-S3BucketLoggingEnabled"),
-		because("This is the log bucket. S3 server access logs and ELB access logs can only be delivered to SSE-S3 (AES-256) buckets (AWS documentation), so SSE-KMS is impossible here; it is encrypted at rest with SSE-S3, TLS-only and private.",
+		because("This is a log bucket. S3 server access logs and ELB access logs can only be delivered to SSE-S3 (AES-256) buckets (AWS documentation), so SSE-KMS is impossible here; it is encrypted at rest with SSE-S3, TLS-only and private.",
 			"PCI.DSS.321-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3DefaultEncryptionKMS"),
-		because("This is the log bucket. Access logs are regional operational records kept seven years with versioning; the documents they describe are replicated, the logs need not be.",
+		because("This is a log bucket. Access logs are regional operational records kept seven years with versioning; the objects they describe are replicated or locked, the logs need not be.",
 			"PCI.DSS.321-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled"),
 	)...)
-	return b
 }
 
 // documentBucketProps are the settings the document bucket and its replica

@@ -44,7 +44,8 @@ var (
 // matrixContext turns on every non-default axis of the configuration at
 // once: production, a real domain with its hosted zone, an imported ALB
 // certificate next to a DNS-validated API one, the longest suffix and
-// replica region names allow, a truststore file. The default synthesis covers the placeholders.
+// replica region names allow, a truststore file, the account's trail and
+// security services. The default synthesis covers the placeholders.
 var matrixContext = map[string]any{
 	environment.KeyProduction:        true,
 	environment.KeyEnvironmentSuffix: longestSuffix,
@@ -56,6 +57,10 @@ var matrixContext = map[string]any{
 	environment.KeyMtlsTruststore:    "../environment/testdata/ca.pem",
 	environment.KeyAlarmEmails:       "oncall@example.org,payments-team@example.org",
 	environment.KeyPagerEndpoint:     "https://events.pagerduty.com/integration/0123456789abcdef/enqueue",
+	environment.KeyAuditTrail:        true,
+	environment.KeyGuardDuty:         true,
+	environment.KeySecurityHub:       true,
+	environment.KeyAWSConfig:         true,
 }
 
 // longestSuffix is as long as environment.MaxSuffixLength allows.

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -72,6 +73,11 @@ type vpcLinksAPI interface {
 	GetVpcLinks(context.Context, *apigatewayv2.GetVpcLinksInput, ...func(*apigatewayv2.Options)) (*apigatewayv2.GetVpcLinksOutput, error)
 }
 
+type trailsAPI interface {
+	DescribeTrails(context.Context, *cloudtrail.DescribeTrailsInput, ...func(*cloudtrail.Options)) (*cloudtrail.DescribeTrailsOutput, error)
+	GetTrailStatus(context.Context, *cloudtrail.GetTrailStatusInput, ...func(*cloudtrail.Options)) (*cloudtrail.GetTrailStatusOutput, error)
+}
+
 type logsAPI interface {
 	DescribeResourcePolicies(context.Context, *cloudwatchlogs.DescribeResourcePoliciesInput, ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DescribeResourcePoliciesOutput, error)
 }
@@ -96,6 +102,7 @@ type clients struct {
 	lambda         lambdaAPI
 	vpcLinks       vpcLinksAPI
 	logs           logsAPI
+	trails         trailsAPI
 }
 
 // newClientsFunc builds the clients of a region; run takes it so that the
@@ -123,6 +130,7 @@ func awsClients(ctx context.Context, region string) (clients, error) {
 		lambda:         lambda.NewFromConfig(cfg),
 		vpcLinks:       apigatewayv2.NewFromConfig(cfg),
 		logs:           cloudwatchlogs.NewFromConfig(cfg),
+		trails:         cloudtrail.NewFromConfig(cfg),
 	}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	route53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -253,6 +254,56 @@ func checkAccountSetup(ctx context.Context, stacks cloudformationAPI, gateway ap
 	}
 	return []result{ok(check, "stack %s is %s, API Gateway logs with %s",
 		environment.AccountStackName, out.Stacks[0].StackStatus, aws.ToString(account.CloudwatchRoleArn))}
+}
+
+// checkTrail looks for a multi-region trail that is logging: the account's
+// own (make account-setup with -c auditTrail=true) or an organization
+// trail, which member accounts see too. Without one, AWS API calls to the
+// environment go unrecorded (PCI DSS 10.2): a warning outside production; in
+// production a failure, unless the operator says -without-trail.
+func checkTrail(ctx context.Context, trails trailsAPI, production, withoutTrail bool) []result {
+	const check = "audit trail"
+	out, err := trails.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
+	if err != nil {
+		return []result{fail(check, "cannot list the account's trails: %v", err)}
+	}
+	var seen []string
+	for _, t := range out.TrailList {
+		if !aws.ToBool(t.IsMultiRegionTrail) {
+			seen = append(seen, aws.ToString(t.Name)+" (one region only)")
+			continue
+		}
+		status, err := trails.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: t.TrailARN})
+		if err != nil {
+			seen = append(seen, fmt.Sprintf("%s (status unreadable: %v)", aws.ToString(t.Name), err))
+			continue
+		}
+		if !aws.ToBool(status.IsLogging) {
+			seen = append(seen, aws.ToString(t.Name)+" (not logging)")
+			continue
+		}
+		kind := "the account's"
+		if aws.ToBool(t.IsOrganizationTrail) {
+			kind = "the organization's"
+		}
+		validation := "with"
+		if !aws.ToBool(t.LogFileValidationEnabled) {
+			validation = "without"
+		}
+		return []result{ok(check, "%s trail %s logs every region, %s log-file validation", kind, aws.ToString(t.Name), validation)}
+	}
+	message := "no multi-region trail is logging in this account"
+	if len(seen) > 0 {
+		message += " (" + strings.Join(seen, ", ") + ")"
+	}
+	message += fmt.Sprintf(": AWS API calls and document changes go unrecorded; run make account-setup CONTEXT=\"-c %s=true\" or enable your organization trail", environment.KeyAuditTrail)
+	switch {
+	case !production:
+		return []result{warn(check, "%s", message)}
+	case withoutTrail:
+		return []result{warn(check, "%s (accepted with -without-trail)", message)}
+	}
+	return []result{fail(check, "%s; to deploy production without one anyway, say so: make deploy PREFLIGHT=-without-trail", message)}
 }
 
 // stackMissing recognizes CloudFormation's answer for an unknown stack name,

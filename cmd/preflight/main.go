@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, newClients newCli
 
 	flags := flag.NewFlagSet("preflight", flag.ContinueOnError)
 	dir := flags.String("assembly", "cdk.out", "the synthesized cloud assembly of the same configuration")
+	withoutTrail := flags.Bool("without-trail", false, "deploy a production environment although no trail logs the account (a conscious choice: PCI DSS 10.2)")
 	overrides := contextFlags{}
 	flags.Var(overrides, "c", "a CDK context override `key=value`, as passed to the CDK CLI (repeatable)")
 	flags.Var(overrides, "context", "the same as -c, the CDK CLI's long form")
@@ -116,6 +117,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, newClients newCli
 	out.print(checkBootstrap(ctx, primary.ssm, cfg.Region)...)
 	out.print(checkBootstrap(ctx, replica.ssm, cfg.ReplicaRegion)...)
 	out.print(checkAccountSetup(ctx, primary.cloudformation, primary.apigateway)...)
+	out.print(checkTrail(ctx, primary.trails, cfg.Production, *withoutTrail)...)
 	out.print(checkDocker(ctx, cmd)...)
 
 	d, loaded := loadDeployment(*dir, cfg.EnvironmentSuffix)

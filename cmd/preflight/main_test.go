@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	apigwv2types "github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	trailtypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logstypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
@@ -69,6 +71,8 @@ type fakeAWS struct {
 	reserved       map[string]int32 // existing functions and what they reserve
 	vpcLinks       []apigwv2types.VpcLink
 	policies       []logstypes.ResourcePolicy
+	trails         []trailtypes.Trail
+	notLogging     map[string]bool // trail ARN -> stopped
 	calls          []string
 }
 
@@ -206,8 +210,26 @@ func (f *fakeAWS) DescribeResourcePolicies(_ context.Context, in *cloudwatchlogs
 	return &cloudwatchlogs.DescribeResourcePoliciesOutput{ResourcePolicies: items, NextToken: next}, nil
 }
 
+func (f *fakeAWS) DescribeTrails(_ context.Context, in *cloudtrail.DescribeTrailsInput, _ ...func(*cloudtrail.Options)) (*cloudtrail.DescribeTrailsOutput, error) {
+	f.call("DescribeTrails")
+	var trails []trailtypes.Trail
+	for _, t := range f.trails {
+		// Trails of other regions (and organization trails) are shadow
+		// trails here.
+		if aws.ToBool(in.IncludeShadowTrails) || aws.ToString(t.HomeRegion) == primary {
+			trails = append(trails, t)
+		}
+	}
+	return &cloudtrail.DescribeTrailsOutput{TrailList: trails}, nil
+}
+
+func (f *fakeAWS) GetTrailStatus(_ context.Context, in *cloudtrail.GetTrailStatusInput, _ ...func(*cloudtrail.Options)) (*cloudtrail.GetTrailStatusOutput, error) {
+	f.call("GetTrailStatus")
+	return &cloudtrail.GetTrailStatusOutput{IsLogging: aws.Bool(!f.notLogging[aws.ToString(in.Name)])}, nil
+}
+
 func (f *fakeAWS) clients() clients {
-	return clients{sts: f, route53: f, acm: f, ssm: f, cloudformation: f, apigateway: f, quotas: f, ec2: f, lambda: f, vpcLinks: f, logs: f}
+	return clients{sts: f, route53: f, acm: f, ssm: f, cloudformation: f, apigateway: f, quotas: f, ec2: f, lambda: f, vpcLinks: f, logs: f, trails: f}
 }
 
 // stackTag is what CloudFormation tags the resources of a stack with.
@@ -250,11 +272,51 @@ func goodAWS() *fakeAWS {
 			{Name: aws.String("payments-vpclink-pr7")},
 			{Name: aws.String("payments-vpclink-pr8"), Tags: map[string]string{"aws:cloudformation:stack-name": "PaymentsApp-pr8"}},
 		},
+		trails: []trailtypes.Trail{organizationTrail},
 		policies: []logstypes.ResourcePolicy{
 			{PolicyName: aws.String("Route53QueryLogs"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)},
 			{PolicyName: aws.String(wafPolicyName), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Sid":"AWSWAF-LOGS","Effect":"Allow","Principal":{"Service":"delivery.logs.amazonaws.com"},"Action":["logs:CreateLogStream","logs:PutLogEvents"],"Resource":["arn:aws:logs:ap-southeast-1:111122223333:log-group:aws-waf-logs-payments-edge-pr8:*"]}]}`)},
 		},
 	}
+}
+
+// organizationTrail is an organization's trail as a member account sees it:
+// homed in another region and account.
+var organizationTrail = trailtypes.Trail{
+	Name: aws.String("org-trail"), TrailARN: aws.String("arn:aws:cloudtrail:us-east-1:999988887777:trail/org-trail"),
+	HomeRegion: aws.String("us-east-1"), IsMultiRegionTrail: aws.Bool(true), IsOrganizationTrail: aws.Bool(true), LogFileValidationEnabled: aws.Bool(true),
+}
+
+// A production environment needs a multi-region trail that logs, the
+// account's or the organization's, unless the operator waives it.
+func TestCheckTrail(t *testing.T) {
+	ctx := context.Background()
+	t.Run("OKOrganizationTrail", func(t *testing.T) {
+		assertResult(t, checkTrail(ctx, goodAWS(), true, false), levelOK, "the organization's trail org-trail logs every region, with log-file validation")
+	})
+	t.Run("OKAccountTrail", func(t *testing.T) {
+		f := goodAWS()
+		f.trails = []trailtypes.Trail{{Name: aws.String("payments-account-trail"), HomeRegion: aws.String(primary), IsMultiRegionTrail: aws.Bool(true),
+			TrailARN: aws.String("arn:aws:cloudtrail:ap-southeast-1:111122223333:trail/payments-account-trail"), LogFileValidationEnabled: aws.Bool(true)}}
+		assertResult(t, checkTrail(ctx, f, true, false), levelOK, "the account's trail payments-account-trail")
+	})
+	noTrail := func() *fakeAWS {
+		f := goodAWS()
+		single := trailtypes.Trail{Name: aws.String("local"), HomeRegion: aws.String(primary), IsMultiRegionTrail: aws.Bool(false)}
+		f.trails = []trailtypes.Trail{organizationTrail, single}
+		f.notLogging = map[string]bool{*organizationTrail.TrailARN: true}
+		return f
+	}
+	t.Run("ErrNoneLoggingInProduction", func(t *testing.T) {
+		assertResult(t, checkTrail(ctx, noTrail(), true, false), levelFail, "org-trail (not logging)", "local (one region only)",
+			"make account-setup CONTEXT=\"-c auditTrail=true\"", "make deploy PREFLIGHT=-without-trail")
+	})
+	t.Run("WarnNoneOutsideProduction", func(t *testing.T) {
+		assertResult(t, checkTrail(ctx, noTrail(), false, false), levelWarn, "no multi-region trail is logging")
+	})
+	t.Run("WarnWaived", func(t *testing.T) {
+		assertResult(t, checkTrail(ctx, noTrail(), true, true), levelWarn, "accepted with -without-trail")
+	})
 }
 
 // fakeCommands answers commands by their full command line.
@@ -929,7 +991,7 @@ func TestRun(t *testing.T) {
 		}
 		wantChecks := []string{
 			"config", "credentials", "hosted zone", "certificate api", "certificate alb",
-			"bootstrap ap-southeast-1", "bootstrap ap-southeast-2", "account setup", "docker", "assembly",
+			"bootstrap ap-southeast-1", "bootstrap ap-southeast-2", "account setup", "audit trail", "docker", "assembly",
 			"quota vpcs", "quota internet gateways", "quota elastic ips", "quota interface endpoints",
 			"quota lambda concurrency", "quota lambda concurrency ap-southeast-2", "quota vpc links", "waf logging policy",
 		}
