@@ -162,12 +162,18 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 			"log_parameter_max_length": jsii.String("0"),
 			"shared_preload_libraries": jsii.String("pg_stat_statements,pgaudit"),
 			"pgaudit.log":              jsii.String("ddl,role"),
-			// Object auditing: every write to the relations the migrations
-			// grant to rds_pgaudit (the payment tables), by anyone.
+			// Object auditing: the writes the migrations grant to
+			// rds_pgaudit (every write to the payment, ledger and merchant
+			// tables; changes to the history and idempotency keys), by
+			// anyone.
 			"pgaudit.role": jsii.String("rds_pgaudit"),
 			// Statement parameters carry what clients send (tokens,
 			// references): never in the audit log.
 			"pgaudit.log_parameter": jsii.String("0"),
+			// A statement that writes several audited tables (the CTE that
+			// writes a payment, its history and its outbox message) carries
+			// its text in its first entry only, not in one per table.
+			"pgaudit.log_statement_once": jsii.String("1"),
 		},
 		CloudwatchLogsExports:      jsii.Strings("postgresql"),
 		Backup:                     &awsrds.BackupProps{Retention: awscdk.Duration_Days(&backupDays), PreferredWindow: jsii.String("17:00-18:00")},

@@ -24,7 +24,9 @@ type EventLog struct {
 var _ audit.Events = (*EventLog)(nil)
 
 // NewEventLog reads the history in pool.
-func NewEventLog(pool *pgxpool.Pool) *EventLog { return &EventLog{pool: pool, SettleAfter: 5 * time.Minute} }
+func NewEventLog(pool *pgxpool.Pool) *EventLog {
+	return &EventLog{pool: pool, SettleAfter: 5 * time.Minute}
+}
 
 // eventColumns, payment_id as PostgreSQL spells it (the canonical text the
 // hash covers).

@@ -278,7 +278,8 @@ func TestMigrationBackfillsHistory(t *testing.T) {
 }
 
 // pgaudit logs every write to the payment tables (object auditing), the
-// application's included, and never a statement's parameters.
+// application's included, and an attempt to change the history (which the
+// trigger then refuses), never a statement's parameters.
 func TestPgAuditLogsWritesToPaymentTables(t *testing.T) {
 	if !server.PgAudit() {
 		t.Skip("pgaudit is not installed (make postgres installs Debian's postgresql-<version>-pgaudit)")
@@ -289,13 +290,17 @@ func TestPgAuditLogsWritesToPaymentTables(t *testing.T) {
 		t.Fatalf("the migrations did not create the pgaudit extension: %v", err)
 	}
 	h.pay(t, "audited", 1, "tok_audit_secret_token")
+	if _, err := h.admin.Exec(`UPDATE payments.payment_events SET details = '{}' WHERE seq = 1`); err == nil {
+		t.Fatal("the history was changed")
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		log, err := server.Log()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(log, "AUDIT: OBJECT") && strings.Contains(log, "payments.payment_events") {
+		if strings.Contains(log, "AUDIT: OBJECT,") && strings.Contains(log, ",WRITE,INSERT,TABLE,payments.payments,") &&
+			strings.Contains(log, ",WRITE,UPDATE,TABLE,payments.payment_events,") {
 			if strings.Contains(log, "tok_audit_secret_token") {
 				t.Error("pgaudit logged a statement parameter (the token)")
 			}

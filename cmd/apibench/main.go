@@ -3,8 +3,11 @@
 // the ratio is what matters):
 //
 //  1. baseline: pgbench runs the exact transaction POST /v1/payments runs
-//     (idempotency row, payment, outbox event, idempotency update) at the
-//     given concurrency, on a fresh PostgreSQL with default durability;
+//     (idempotency row, payment, outbox event, the payment's first history
+//     event with its hash) at the given concurrency, on a fresh PostgreSQL
+//     with default durability and pgaudit as Aurora runs it; the same
+//     transaction without the history event, and with pgaudit off, in
+//     alternating rounds: what the history and pgaudit cost, as ratios;
 //  2. the API (in this process, a pool as large as the concurrency) driven
 //     by as many keep-alive connections posting unique Idempotency-Keys;
 //  3. 10,000 concurrent client connections held open for the whole run,
@@ -58,14 +61,25 @@ func main() {
 }
 
 // pgbenchScript is the statement POST /v1/payments executes
-// (postgres.createPayment: idempotency row, payment, outbox event, one
-// transaction), with pgbench variables for the parameters. Keys and ids come
-// from pgbench's random generator (md5 of a 63-bit number as the uuid), so
-// the baseline pays no extra round trip for them, as the API pays none.
-const pgbenchScript = `\set k random(1, 9000000000000000000)
-\set amount random(1, 100000)
-WITH idem AS (INSERT INTO payments.idempotency_keys (merchant_id, idempotency_key, request_hash, payment_id, response_status, response_body, created_at) VALUES ('merchant-1', :k, decode(md5(:k::text) || md5(:k::text), 'hex'), md5(:k::text)::uuid, 201, '` + snapshot + `', now()) ON CONFLICT DO NOTHING RETURNING payment_id), pay AS (INSERT INTO payments.payments (id, merchant_id, amount_minor, currency, payment_method_token, reference, status, created_at, updated_at) SELECT payment_id, 'merchant-1', :amount, 'SGD', 'tok_4f9a8b7c6d5e', 'bench', 'pending', now(), now() FROM idem RETURNING id) INSERT INTO payments.outbox (payment_id, event_type, payload, created_at) SELECT id, 'payment.created', '` + snapshot + `', now() FROM pay;
+// (postgres.createPayment: idempotency row, payment, outbox event, the
+// first history event, one transaction), with pgbench variables for the
+// parameters. Keys and ids come from pgbench's random generator (md5 of a
+// 63-bit number as the uuid), so the baseline pays no extra round trip for
+// them, as the API pays none; the request's fingerprint and the event's
+// hash, which the API computes, are md5s made 32 bytes.
+const pgbenchScript = pgbenchVariables + `WITH idem AS (` + idempotencyInsert + `), pay AS (` + paymentInsert + `, amount_minor), history AS (INSERT INTO payments.payment_events (payment_id, seq, event_type, merchant_id, actor, request_id, occurred_at, details, hash) SELECT id, 1, 'created', 'merchant-1', 'api-key' || ':' || 'bench-key', 'req-' || id, now(), d, decode(md5(d) || md5(:k::text), 'hex') FROM pay, LATERAL (SELECT '{"amount":' || amount_minor || ',"currency":"SGD","reference":"bench"}' AS d) details) ` + outboxInsert
+
+// pgbenchScriptWithoutHistory is the same transaction as it was before
+// payments had a history: what the history costs is the difference.
+const pgbenchScriptWithoutHistory = pgbenchVariables + `WITH idem AS (` + idempotencyInsert + `), pay AS (` + paymentInsert + `) ` + outboxInsert
+
+const (
+	pgbenchVariables  = "\\set k random(1, 9000000000000000000)\n\\set amount random(1, 100000)\n"
+	idempotencyInsert = `INSERT INTO payments.idempotency_keys (merchant_id, idempotency_key, request_hash, payment_id, response_status, response_body, created_at) VALUES ('merchant-1', :k, decode(md5(:k::text) || md5(:k::text), 'hex'), md5(:k::text)::uuid, 201, '` + snapshot + `', now()) ON CONFLICT DO NOTHING RETURNING payment_id`
+	paymentInsert     = `INSERT INTO payments.payments (id, merchant_id, amount_minor, currency, payment_method_token, reference, status, created_at, updated_at) SELECT payment_id, 'merchant-1', :amount, 'SGD', 'tok_4f9a8b7c6d5e', 'bench', 'pending', now(), now() FROM idem RETURNING id`
+	outboxInsert      = `INSERT INTO payments.outbox (payment_id, event_type, payload, created_at) SELECT id, 'payment.created', '` + snapshot + `', now() FROM pay;
 `
+)
 
 // The bench merchant's credentials, as API Gateway forwards them.
 var benchCertificate = gateway.Certificate{Subject: "CN=merchant-1,O=bench", Issuer: "CN=bench CA"}
@@ -96,11 +110,26 @@ func run(concurrency int, duration time.Duration, conns int) error {
 	}
 	fmt.Printf("payment API benchmark on loopback: %d clients, %s per run, PostgreSQL with fsync on\n", concurrency, duration)
 
-	baseline, err := runPgbench(server, dsn, concurrency, duration)
+	// The bootstrap role audits its own session's writes (as Aurora's
+	// master user does); the application's role does not, and the
+	// benchmark connects as the bootstrap role: only the object auditing
+	// of the payment tables and the cluster's DDL and role classes stay,
+	// as for the application in production.
+	if _, err := db.Exec(`ALTER ROLE CURRENT_USER RESET pgaudit.log`); err != nil && server.PgAudit() {
+		return err
+	}
+	costs, err := measureCosts(server, db, dsn, concurrency, duration)
 	if err != nil {
 		return err
 	}
+	baseline := costs.withHistory
 	fmt.Printf("  pgbench (same transaction)      %8.0f tx/s\n", baseline)
+	fmt.Printf("  pgbench without history event   %8.0f tx/s  ratio with/without %.2f  (goal >= 0.90)\n", costs.withoutHistory, costs.withHistory/costs.withoutHistory)
+	if costs.withoutPgAudit > 0 {
+		fmt.Printf("  pgbench with pgaudit off        %8.0f tx/s  ratio on/off %.2f\n", costs.withoutPgAudit, costs.withHistory/costs.withoutPgAudit)
+	} else {
+		fmt.Println("  pgaudit is not installed: its cost is not measured (make postgres installs it)")
+	}
 
 	pool, err := postgres.NewPool(context.Background(), postgres.PoolConfig{DSN: dsn, MaxConns: int32(concurrency)})
 	if err != nil {
@@ -154,14 +183,72 @@ func run(concurrency int, duration time.Duration, conns int) error {
 	return nil
 }
 
-func runPgbench(server *pgtest.Server, dsn string, clients int, duration time.Duration) (float64, error) {
+// costs are pgbench's throughputs of the API's transaction as it runs in
+// production (with history, pgaudit on), without the history event, and
+// with pgaudit off (0 when pgaudit is not installed), each the mean of
+// rounds that alternate, so that a drift of the machine touches all three.
+type costs struct{ withHistory, withoutHistory, withoutPgAudit float64 }
+
+const rounds = 2
+
+func measureCosts(server *pgtest.Server, db *sql.DB, dsn string, clients int, duration time.Duration) (costs, error) {
+	var c costs
+	// pgaudit off: no object auditing, no session classes, for new
+	// sessions of this database (a database setting outranks the server's
+	// command line).
+	var name string
+	if err := db.QueryRow(`SELECT quote_ident(current_database())`).Scan(&name); err != nil {
+		return c, err
+	}
+	pgaudit := func(on bool) error {
+		if !server.PgAudit() {
+			return nil
+		}
+		statements := []string{`SET pgaudit.role = ''`, `SET pgaudit.log = 'none'`}
+		if on {
+			statements = []string{`RESET pgaudit.role`, `RESET pgaudit.log`}
+		}
+		for _, s := range statements {
+			if _, err := db.Exec(`ALTER DATABASE ` + name + ` ` + s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for range rounds {
+		for _, run := range []struct {
+			script  string
+			audited bool
+			into    *float64
+		}{
+			{pgbenchScript, true, &c.withHistory},
+			{pgbenchScriptWithoutHistory, true, &c.withoutHistory},
+			{pgbenchScript, false, &c.withoutPgAudit},
+		} {
+			if !run.audited && !server.PgAudit() {
+				continue
+			}
+			if err := pgaudit(run.audited); err != nil {
+				return c, err
+			}
+			tps, err := runPgbench(server, dsn, run.script, clients, duration)
+			if err != nil {
+				return c, err
+			}
+			*run.into += tps / rounds
+		}
+	}
+	return c, pgaudit(true)
+}
+
+func runPgbench(server *pgtest.Server, dsn, sql string, clients int, duration time.Duration) (float64, error) {
 	dir, err := os.MkdirTemp("", "apibench-")
 	if err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
 	script := filepath.Join(dir, "payment.sql")
-	if err := os.WriteFile(script, []byte(pgbenchScript), 0o644); err != nil {
+	if err := os.WriteFile(script, []byte(sql), 0o644); err != nil {
 		return 0, err
 	}
 	var out bytes.Buffer

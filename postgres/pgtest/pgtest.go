@@ -95,7 +95,7 @@ var Options = "-c fsync=off"
 // (infra/database.go): DDL and role changes of every session, writes to
 // the tables granted to rds_pgaudit (object auditing), never statement
 // parameters.
-const auditOptions = "-c shared_preload_libraries=pgaudit -c pgaudit.log=ddl,role -c pgaudit.role=rds_pgaudit -c pgaudit.log_parameter=off"
+const auditOptions = "-c shared_preload_libraries=pgaudit -c pgaudit.log=ddl,role -c pgaudit.role=rds_pgaudit -c pgaudit.log_parameter=off -c pgaudit.log_statement_once=on"
 
 // PgAudit reports whether the server has pgaudit (Debian's
 // postgresql-<version>-pgaudit, which make postgres installs).
