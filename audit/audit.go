@@ -112,12 +112,20 @@ type Anchor struct {
 }
 
 // ObjectPrefix is where anchors are kept in the environment's Object Lock
-// bucket: the audit function writes there, and its IAM policy (infra)
-// allows nothing else.
+// bucket: the audit function writes there and to HintKey, and its IAM
+// policy (infra) allows nothing else.
 const ObjectPrefix = "anchors/"
 
-// Name is the anchor's object name: ordered by ToID.
-func (a Anchor) Name() string { return fmt.Sprintf("%020d.json", a.ToID) }
+// HintKey names the newest anchor, outside ObjectPrefix: S3 lists keys in
+// ascending order only, and the hint spares the anchor run a listing of
+// every anchor of years.
+const HintKey = "hints/latest"
+
+// Name is the anchor's object name, its FromID: anchors sort in the order
+// they chain, and two runs that start from the same anchor (a scheduled run
+// and an operator's) write the same name, so that the second write fails
+// rather than fork the chain of anchors.
+func (a Anchor) Name() string { return fmt.Sprintf("%020d.json", a.FromID) }
 
 // Digest is sha256 over one line per event, "<id> <payment> <seq> <hash>",
 // in id order.

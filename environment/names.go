@@ -143,3 +143,10 @@ func (c Config) MerchantKeysFunctionName() string { return c.Name("merchant-keys
 // AuditFunctionName is the function that anchors and verifies payments'
 // histories.
 func (c Config) AuditFunctionName() string { return c.Name("audit") }
+
+// RoleArn is the ARN of the role named name in the environment's account
+// (roles are created at the path /, named like the function or service
+// they serve), for policies that must name a role before it exists.
+func (c Config) RoleArn(name string) string {
+	return "arn:aws:iam::" + c.Account + ":role/" + name
+}

@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	apigw "github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -63,11 +64,19 @@ func NewAccountSetup(scope constructs.Construct, id string, cfg environment.Conf
 		Value:       a.CloudWatchRole.Role.RoleArn(),
 		Description: jsii.String("API Gateway's account-wide CloudWatch role in " + cfg.Region + " (every environment's API logs through it)"),
 	})
+	// One bucket receives the access logs of the account's buckets (the
+	// trail's and Config's), whichever of them the context asks for, under
+	// one construct id: turning the trail on or off later does not replace
+	// it (it is retained and named, so a replacement would fail).
+	var accessLogs awss3.IBucket
+	if cfg.AuditTrail || cfg.AWSConfig {
+		accessLogs = newAccessLogBucket(this, "AccessLogs", cfg, accountBucketName(cfg, "logs"))
+	}
 	if cfg.AuditTrail {
-		a.Audit = NewAccountAudit(this, "Audit", cfg)
+		a.Audit = NewAccountAudit(this, "Audit", cfg, accessLogs)
 	}
 	if cfg.GuardDuty || cfg.SecurityHub || cfg.AWSConfig {
-		NewAccountSecurityServices(this, "Security", cfg, a.Audit)
+		NewAccountSecurityServices(this, "Security", cfg, a.Audit, accessLogs)
 	}
 	suppress(this.Node().FindChild(jsii.String("ApiGatewayCloudWatchRolePolicy")), true, finding{
 		rule:      "AwsSolutions-IAM5",

@@ -67,6 +67,22 @@ func newAnchorBucket(scope constructs.Construct, cfg environment.Config, key aws
 		AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
 	}}
 	b := awss3.NewBucket(scope, jsii.String("Anchors"), props)
+	// Object Lock keeps an overwritten anchor's first version, but a
+	// verification reads the current one: nobody, the audit function
+	// included, may write an anchor over an existing one. S3 evaluates
+	// s3:if-none-match on PutObject and CompleteMultipartUpload only
+	// (s3:ObjectCreationOperation), so multipart parts are not refused.
+	b.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AnchorsAreNeverReplaced"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("s3:PutObject"),
+		Resources:  jsii.Strings(*b.BucketArn() + "/" + audit.ObjectPrefix + "*"),
+		Conditions: &map[string]any{
+			"Null": map[string]any{"s3:if-none-match": "true"},
+			"Bool": map[string]any{"s3:ObjectCreationOperation": "true"},
+		},
+	}))
 	suppress(b, true, because("The anchor bucket holds signed digests of the payment history, a few hundred bytes an hour: their integrity comes from "+
 		"the KMS signature and Object Lock, and the history they prove is in Aurora (backed up and replicated across AZs). A replica would need a "+
 		"second Object Lock bucket and key in the replica region for evidence that verifies anywhere with the signing key's public half.",
@@ -113,13 +129,16 @@ func NewAuditor(scope constructs.Construct, id string, props *AuditorProps) *GoF
 		},
 		Statements: []awsiam.PolicyStatement{
 			statement("ConnectAsAuditor", []string{"rds-db:connect"}, []string{*props.Database.ConnectArnOf(AuditorDatabaseRole)}, nil),
-			statement("ListAnchors", []string{"s3:ListBucket"}, []string{bucketArn},
-				map[string]any{"StringLike": map[string]any{"s3:prefix": audit.ObjectPrefix + "*"}}),
-			// An anchor is never replaced (the function writes it with
-			// If-None-Match; only the hint naming the latest one is), and
-			// Object Lock keeps every version: no delete, no retention or
-			// legal-hold change.
-			statement("ReadAndAddAnchors", []string{"s3:GetObject", "s3:PutObject"}, []string{bucketArn + "/" + audit.ObjectPrefix + "*"}, nil),
+			// Unconditional: without s3:ListBucket on the bucket, S3 answers
+			// a read of a missing key (the hint, before the first anchor)
+			// with 403 rather than 404, and anchoring would never start.
+			statement("ListAnchors", []string{"s3:ListBucket"}, []string{bucketArn}, nil),
+			// An anchor is never replaced (the bucket policy refuses a write
+			// without If-None-Match), and Object Lock keeps every version:
+			// no delete, no retention or legal-hold change. The hint is
+			// replaced at every anchor; it is a pointer, not evidence.
+			statement("ReadAndAddAnchors", []string{"s3:GetObject", "s3:PutObject"},
+				[]string{bucketArn + "/" + audit.ObjectPrefix + "*", bucketArn + "/" + audit.HintKey}, nil),
 			statement("UseTheLogsKeyThroughS3", []string{"kms:Decrypt", "kms:GenerateDataKey"}, []string{*props.Keys.Logs.KeyArn()},
 				map[string]any{
 					"StringEquals": map[string]any{"kms:ViaService": "s3." + cfg.Region + ".amazonaws.com"},

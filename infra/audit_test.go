@@ -2,6 +2,7 @@ package infra_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -39,6 +40,24 @@ func TestAnchorsAreLockedAndSigned(t *testing.T) {
 		if !strings.Contains(jsonOf(anchors["BucketEncryption"]), `"SSEAlgorithm":"aws:kms"`) || anchors["LoggingConfiguration"] == nil {
 			t.Errorf("%s: anchor bucket encryption %s, logging %v", c.name, jsonOf(anchors["BucketEncryption"]), anchors["LoggingConfiguration"])
 		}
+		// Object Lock keeps an overwritten anchor's first version, but the
+		// current version is what a verification reads: no write to
+		// anchors/ without If-None-Match, by anyone.
+		var refused bool
+		for _, p := range resourcesOf(c.templates, "AWS::S3::BucketPolicy") {
+			if !strings.Contains(jsonOf(p.Properties["Bucket"]), "Anchors") {
+				continue
+			}
+			for _, st := range asList(asMap(p.Properties["PolicyDocument"])["Statement"]) {
+				st := asMap(st)
+				refused = refused || st["Effect"] == "Deny" && jsonOf(st["Principal"]) == `{"AWS":"*"}` &&
+					jsonOf(st["Action"]) == `"s3:PutObject"` && strings.Contains(jsonOf(st["Resource"]), `/anchors/*`) &&
+					jsonOf(st["Condition"]) == `{"Bool":{"s3:ObjectCreationOperation":"true"},"Null":{"s3:if-none-match":"true"}}`
+			}
+		}
+		if !refused {
+			t.Errorf("%s: the anchor bucket's policy does not refuse writes without If-None-Match", c.name)
+		}
 	}
 
 	var signing []resource
@@ -51,9 +70,20 @@ func TestAnchorsAreLockedAndSigned(t *testing.T) {
 	if key["KeySpec"] != "ECC_NIST_P256" || key["EnableKeyRotation"] == true {
 		t.Errorf("signing key %v", key)
 	}
+	// Only the audit function's role may sign: IAM policies elsewhere in
+	// the account cannot grant kms:Sign.
+	auditRole := cfg.RoleArn(cfg.AuditFunctionName())
 	var actions []string
 	for _, s := range asList(asMap(key["KeyPolicy"])["Statement"]) {
-		actions = append(actions, stringsOf(asMap(s)["Action"])...)
+		s := asMap(s)
+		actions = append(actions, stringsOf(s["Action"])...)
+		if slices.Contains(stringsOf(s["Action"]), "kms:Sign") &&
+			jsonOf(asMap(asMap(s["Condition"])["ArnEquals"])["aws:PrincipalArn"]) != `"`+auditRole+`"` {
+			t.Errorf("the signing key lets %s sign: %s", jsonOf(s["Principal"]), jsonOf(s["Condition"]))
+		}
+	}
+	if !slices.ContainsFunc(appResources("AWS::IAM::Role"), func(r resource) bool { return cfg.RoleArn(fmt.Sprint(r.Properties["RoleName"])) == auditRole }) {
+		t.Errorf("no role is %s, the only one the signing key lets sign", auditRole)
 	}
 	for _, want := range []string{"kms:Sign", "kms:Verify", "kms:GetPublicKey"} {
 		if !slices.Contains(actions, want) {
@@ -120,8 +150,16 @@ func TestAuditFunctionMayOnlyReadSignAndAdd(t *testing.T) {
 			if !strings.Contains(resources, "/"+infra.AuditorDatabaseRole) {
 				t.Errorf("connects as %s", resources)
 			}
+		case "ListAnchors":
+			// S3 answers a read of a missing key with 403, not 404, to a
+			// caller that may not list the bucket: a condition here would
+			// make the first anchor run fail on the missing hint.
+			if s["Condition"] != nil {
+				t.Errorf("s3:ListBucket is conditional: %s", jsonOf(s["Condition"]))
+			}
 		case "ReadAndAddAnchors":
-			if resources != `"arn:aws:s3:::`+cfg.BucketName("audit", cfg.Region)+`/anchors/*"` {
+			bucket := "arn:aws:s3:::" + cfg.BucketName("audit", cfg.Region)
+			if resources != `["`+bucket+`/anchors/*","`+bucket+`/hints/latest"]` {
 				t.Errorf("anchors %s", resources)
 			}
 		case "SignAnchors":
@@ -131,7 +169,7 @@ func TestAuditFunctionMayOnlyReadSignAndAdd(t *testing.T) {
 		}
 	}
 
-	for _, sid := range []string{"ConnectAsAuditor", "ReadAndAddAnchors", "SignAnchors"} {
+	for _, sid := range []string{"ConnectAsAuditor", "ListAnchors", "ReadAndAddAnchors", "SignAnchors"} {
 		if !sids[sid] {
 			t.Errorf("the audit policy has no %s statement", sid)
 		}
@@ -329,12 +367,16 @@ func TestAccountTrail(t *testing.T) {
 		t.Errorf("%d alarms over %d metric filters %v, want root use, IAM and KMS changes, trail changes", alarmsFound, len(filters), filters)
 	}
 	for id, pattern := range filters {
-		outsideCloudFormation := strings.Contains(pattern, `$.sourceIPAddress != "cloudformation.amazonaws.com"`)
-		if outsideCloudFormation != (id == "iam-policy-changed" || id == "kms-key-changed") {
+		// Only CDK's execution role is left out, not whatever comes
+		// through CloudFormation (any principal may deploy a stack with
+		// a role of its own).
+		outsideCDK := strings.Contains(pattern, `($.userIdentity.sessionContext.sessionIssuer.arn != "arn:aws:iam::`+cfg.Account+`:role/cdk-hnb659fds-cfn-exec-role-`+cfg.Account+`-*")`)
+		if outsideCDK != (id == "iam-policy-changed" || id == "kms-key-changed") || strings.Contains(pattern, "sourceIPAddress") {
 			t.Errorf("%s: %s", id, pattern)
 		}
 	}
-	if !strings.Contains(filters["trail-changed"], `"StopLogging"`) || !strings.Contains(filters["root-use"], `$.userIdentity.type = "Root"`) {
+	if !strings.Contains(filters["trail-changed"], `"StopLogging"`) || !strings.Contains(filters["root-use"], `$.userIdentity.type = "Root"`) ||
+		!strings.Contains(filters["kms-key-changed"], `"PutKeyPolicy"`) {
 		t.Errorf("filters %v", filters)
 	}
 

@@ -66,9 +66,29 @@ var keyAccountActions = append(slices.Clone(keyAdministrationActions),
 )
 
 // signingKeyAccountActions are the administration and the operations of a
-// signing key that IAM policies may grant: sign (the audit function),
-// verify, and read the public half (anyone verifying outside AWS).
-var signingKeyAccountActions = append(slices.Clone(keyAdministrationActions), "kms:Sign", "kms:Verify", "kms:GetPublicKey")
+// signing key that IAM policies may grant to anyone in the account: verify,
+// and read the public half (anyone verifying outside AWS). Signing is
+// signingStatement's.
+var signingKeyAccountActions = append(slices.Clone(keyAdministrationActions), "kms:Verify", "kms:GetPublicKey")
+
+// signingStatement lets IAM policies grant kms:Sign to the audit function's
+// role and to no other principal of the account: an administrator who can
+// rewrite the history and attach policies still cannot sign anchors for it
+// without changing this key policy, which CloudTrail records and the
+// account's kms-key-changed alarm reports. The role is named, not
+// referenced, as the keys stack is deployed before it exists.
+func signingStatement(cfg environment.Config) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("SignAsTheAuditFunctionOnly"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAccountRootPrincipal()},
+		Actions:    jsii.Strings("kms:Sign"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"ArnEquals":    map[string]any{"aws:PrincipalArn": cfg.RoleArn(cfg.AuditFunctionName())},
+			"StringEquals": map[string]any{"kms:SigningAlgorithm": "ECDSA_SHA_256", "kms:MessageType": "DIGEST"},
+		},
+	})
+}
 
 // logsServiceActions are what CloudWatch Logs needs to encrypt a log group
 // (AWS documentation: "Encrypt log data in CloudWatch Logs using AWS KMS").
@@ -96,7 +116,7 @@ func NewKeys(scope constructs.Construct, id string, props *KeysProps) *Keys {
 		KeyUsage:      awskms.KeyUsage_SIGN_VERIFY,
 		PendingWindow: pendingWindow(cfg),
 		Policy: awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
-			accountStatement(signingKeyAccountActions),
+			accountStatement(signingKeyAccountActions), signingStatement(cfg),
 		}}),
 		RemovalPolicy: removalPolicy(cfg),
 	})

@@ -45,14 +45,12 @@ var TrailedBucketPrefixes = []string{"payments-docs-", "payments-audit-"}
 // (NewAccountAudit).
 type AccountAudit struct {
 	constructs.Construct
-	Key awskms.Key
-	// AccessLogs receives the S3 server access logs of the account's buckets.
-	AccessLogs awss3.Bucket
-	Bucket     awss3.Bucket
-	LogGroup   awslogs.LogGroup
-	Trail      awscloudtrail.CfnTrail
-	Topic      awssns.Topic
-	Alarms     []cw.Alarm
+	Key      awskms.Key
+	Bucket   awss3.Bucket
+	LogGroup awslogs.LogGroup
+	Trail    awscloudtrail.CfnTrail
+	Topic    awssns.Topic
+	Alarms   []cw.Alarm
 }
 
 // accountWatch is one metric filter on the trail and its alarm: what PCI DSS
@@ -62,18 +60,34 @@ type accountWatch struct {
 	id, meaning, pattern string
 }
 
-// accountWatches: changes CloudFormation makes (`make deploy`,
-// `make destroy`: reviewed code) are left out of the IAM and KMS filters,
-// which otherwise fire on every deployment; they stay in the trail.
-var accountWatches = []accountWatch{
-	{"root-use", "The account's root user made a call (PCI DSS 8.2.2, 10.2.1.2): nobody should use it.",
-		`{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }`},
-	{"iam-policy-changed", "An IAM policy was created, changed, attached or detached outside CloudFormation (PCI DSS 10.2.1.5, 7.2).",
-		`{ ($.eventSource = "iam.amazonaws.com") && ($.sourceIPAddress != "cloudformation.amazonaws.com") && (($.eventName = "PutGroupPolicy") || ($.eventName = "PutRolePolicy") || ($.eventName = "PutUserPolicy") || ($.eventName = "DeleteGroupPolicy") || ($.eventName = "DeleteRolePolicy") || ($.eventName = "DeleteUserPolicy") || ($.eventName = "CreatePolicy") || ($.eventName = "DeletePolicy") || ($.eventName = "CreatePolicyVersion") || ($.eventName = "DeletePolicyVersion") || ($.eventName = "SetDefaultPolicyVersion") || ($.eventName = "AttachRolePolicy") || ($.eventName = "DetachRolePolicy") || ($.eventName = "AttachUserPolicy") || ($.eventName = "DetachUserPolicy") || ($.eventName = "AttachGroupPolicy") || ($.eventName = "DetachGroupPolicy") || ($.eventName = "UpdateAssumeRolePolicy")) }`},
-	{"kms-key-changed", "A KMS key's policy was changed, or a key disabled or scheduled for deletion, outside CloudFormation (PCI DSS 3.6, 10.2.1.5): data it encrypts may become unreadable or readable by others.",
-		`{ ($.eventSource = "kms.amazonaws.com") && ($.sourceIPAddress != "cloudformation.amazonaws.com") && (($.eventName = "PutKeyPolicy") || ($.eventName = "DisableKey") || ($.eventName = "ScheduleKeyDeletion") || ($.eventName = "CreateGrant")) }`},
-	{"trail-changed", "A trail was stopped, deleted or changed (PCI DSS 10.2.1.6, 10.7): audit logging may have stopped.",
-		`{ ($.eventSource = "cloudtrail.amazonaws.com") && (($.eventName = "StopLogging") || ($.eventName = "DeleteTrail") || ($.eventName = "UpdateTrail") || ($.eventName = "PutEventSelectors") || ($.eventName = "CreateTrail") || ($.eventName = "StartLogging")) }`},
+// accountWatches are the account's watches. Changes that `make deploy`
+// and `make destroy` make (reviewed code) through the CDK bootstrap's
+// CloudFormation execution role are left out of the IAM and KMS filters,
+// which would otherwise fire on every deployment; they stay in the trail.
+// Only that role is left out: a stack deployed with any other role, or a
+// change by hand, alarms.
+func accountWatches(account string) []accountWatch {
+	notByCDK := fmt.Sprintf(`(($.userIdentity.sessionContext.sessionIssuer.arn NOT EXISTS) || ($.userIdentity.sessionContext.sessionIssuer.arn != "%s"))`,
+		cdkExecutionRolePattern(account))
+	return []accountWatch{
+		{"root-use", "The account's root user made a call (PCI DSS 8.2.2, 10.2.1.2): nobody should use it.",
+			`{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }`},
+		{"iam-policy-changed", "An IAM policy was created, changed, attached or detached outside a CDK deployment (PCI DSS 10.2.1.5, 7.2).",
+			`{ ($.eventSource = "iam.amazonaws.com") && ` + notByCDK + ` && (($.eventName = "PutGroupPolicy") || ($.eventName = "PutRolePolicy") || ($.eventName = "PutUserPolicy") || ($.eventName = "DeleteGroupPolicy") || ($.eventName = "DeleteRolePolicy") || ($.eventName = "DeleteUserPolicy") || ($.eventName = "CreatePolicy") || ($.eventName = "DeletePolicy") || ($.eventName = "CreatePolicyVersion") || ($.eventName = "DeletePolicyVersion") || ($.eventName = "SetDefaultPolicyVersion") || ($.eventName = "AttachRolePolicy") || ($.eventName = "DetachRolePolicy") || ($.eventName = "AttachUserPolicy") || ($.eventName = "DetachUserPolicy") || ($.eventName = "AttachGroupPolicy") || ($.eventName = "DetachGroupPolicy") || ($.eventName = "UpdateAssumeRolePolicy")) }`},
+		// Grants are not watched: services create and retire them all day
+		// for the principals the key policies allow.
+		{"kms-key-changed", "A KMS key's policy was changed, or a key disabled or scheduled for deletion, outside a CDK deployment (PCI DSS 3.6, 10.2.1.5): data it encrypts may become unreadable or readable by others, anchors signable by others.",
+			`{ ($.eventSource = "kms.amazonaws.com") && ` + notByCDK + ` && (($.eventName = "PutKeyPolicy") || ($.eventName = "DisableKey") || ($.eventName = "ScheduleKeyDeletion")) }`},
+		{"trail-changed", "A trail was stopped, deleted or changed (PCI DSS 10.2.1.6, 10.7): audit logging may have stopped.",
+			`{ ($.eventSource = "cloudtrail.amazonaws.com") && (($.eventName = "StopLogging") || ($.eventName = "DeleteTrail") || ($.eventName = "UpdateTrail") || ($.eventName = "PutEventSelectors") || ($.eventName = "CreateTrail") || ($.eventName = "StartLogging")) }`},
+	}
+}
+
+// cdkExecutionRolePattern matches the CloudFormation execution role of the
+// CDK bootstrap (default qualifier) in every region of the account: the
+// trail is multi-region.
+func cdkExecutionRolePattern(account string) string {
+	return fmt.Sprintf("arn:aws:iam::%s:role/cdk-hnb659fds-cfn-exec-role-%s-*", account, account)
 }
 
 // NewAccountAudit creates the account's multi-region trail (make
@@ -84,7 +98,7 @@ var accountWatches = []accountWatch{
 // compliance mode in production, AuditRetentionDays) and a log group kept as
 // long, whose metric filters alarm on what PCI DSS 10.4 and 10.7 watch.
 // Everything is retained when the stack goes: audit logs outlive it.
-func NewAccountAudit(scope constructs.Construct, id string, cfg environment.Config) *AccountAudit {
+func NewAccountAudit(scope constructs.Construct, id string, cfg environment.Config, accessLogs awss3.IBucket) *AccountAudit {
 	this := constructs.NewConstruct(scope, &id)
 	a := &AccountAudit{Construct: this}
 	trailArn := fmt.Sprintf("arn:aws:cloudtrail:%s:%s:trail/%s", cfg.Region, cfg.Account, AccountTrailName)
@@ -129,13 +143,12 @@ func NewAccountAudit(scope constructs.Construct, id string, cfg environment.Conf
 		}}),
 	})
 
-	a.AccessLogs = newAccessLogBucket(this, "AccessLogs", cfg, accountBucketName(cfg, "logs"))
 	props := privateBucketProps(cfg, bucketName)
 	props.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
 	props.Encryption = awss3.BucketEncryption_KMS
 	props.EncryptionKey = a.Key
 	props.BucketKeyEnabled = jsii.Bool(true)
-	props.ServerAccessLogsBucket = a.AccessLogs
+	props.ServerAccessLogsBucket = accessLogs
 	props.ServerAccessLogsPrefix = jsii.String("s3/trail/")
 	props.ObjectLockEnabled = jsii.Bool(true)
 	props.ObjectLockDefaultRetention = auditObjectLock(cfg.Production)
@@ -218,7 +231,7 @@ func NewAccountAudit(scope constructs.Construct, id string, cfg environment.Conf
 		a.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(address), nil))
 	}
 	var alarmArns []string
-	for _, w := range accountWatches {
+	for _, w := range accountWatches(cfg.Account) {
 		name := "payments-account-" + w.id
 		filter := awslogs.NewMetricFilter(this, jsii.String(w.id+"Filter"), &awslogs.MetricFilterProps{
 			LogGroup: a.LogGroup, FilterPattern: awslogs.FilterPattern_Literal(jsii.String(w.pattern)),
@@ -291,7 +304,7 @@ func newAccessLogBucket(scope constructs.Construct, id string, cfg environment.C
 // controls are AWS Config rules, so AWS Config must record, here or by the
 // organization), and AWS Config recording every resource type into a
 // bucket of its own (Config cannot deliver into an Object Lock bucket).
-func NewAccountSecurityServices(scope constructs.Construct, id string, cfg environment.Config, audit *AccountAudit) {
+func NewAccountSecurityServices(scope constructs.Construct, id string, cfg environment.Config, audit *AccountAudit, accessLogs awss3.IBucket) {
 	this := constructs.NewConstruct(scope, &id)
 	if cfg.GuardDuty {
 		awsguardduty.NewCfnDetector(this, jsii.String("GuardDuty"), &awsguardduty.CfnDetectorProps{
@@ -308,14 +321,14 @@ func NewAccountSecurityServices(scope constructs.Construct, id string, cfg envir
 		standard.Node().AddDependency(hub)
 	}
 	if cfg.AWSConfig {
-		newConfigRecorder(this, cfg, audit)
+		newConfigRecorder(this, cfg, audit, accessLogs)
 	}
 }
 
 // newConfigRecorder records every supported resource type (global ones
 // too: the account setup lives in one region) and delivers to a bucket
 // encrypted with the trail's key when there is one.
-func newConfigRecorder(scope constructs.Construct, cfg environment.Config, audit *AccountAudit) {
+func newConfigRecorder(scope constructs.Construct, cfg environment.Config, audit *AccountAudit, accessLogs awss3.IBucket) {
 	name := accountBucketName(cfg, "config")
 	bucketArn := "arn:aws:s3:::" + name
 	props := privateBucketProps(cfg, name)
@@ -337,7 +350,6 @@ func newConfigRecorder(scope constructs.Construct, cfg environment.Config, audit
 	var keyArn *string
 	if audit != nil {
 		props.Encryption, props.EncryptionKey, props.BucketKeyEnabled = awss3.BucketEncryption_KMS, audit.Key, jsii.Bool(true)
-		props.ServerAccessLogsBucket = audit.AccessLogs
 		keyArn = audit.Key.KeyArn()
 		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("EncryptThroughS3"), Actions: jsii.Strings("kms:GenerateDataKey", "kms:Decrypt"), Resources: jsii.Strings(*keyArn),
@@ -345,8 +357,8 @@ func newConfigRecorder(scope constructs.Construct, cfg environment.Config, audit
 		}))
 	} else {
 		props.Encryption = awss3.BucketEncryption_S3_MANAGED
-		props.ServerAccessLogsBucket = newAccessLogBucket(scope, "AccessLogs", cfg, accountBucketName(cfg, "logs"))
 	}
+	props.ServerAccessLogsBucket = accessLogs
 	props.ServerAccessLogsPrefix = jsii.String("s3/config/")
 	bucket := awss3.NewBucket(scope, jsii.String("ConfigBucket"), props)
 	suppress(bucket, true, because("AWS Config's configuration history is rebuilt by Config itself in any region it records; the account keeps one copy, seven years.",

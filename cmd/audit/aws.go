@@ -34,7 +34,7 @@ type s3API interface {
 // written, and a write never replaces an existing object (If-None-Match).
 //
 // S3 lists keys in ascending order only, so after each anchor the store
-// also writes a hint naming it (latestKey): finding the last anchor lists
+// also writes a hint naming it (audit.HintKey): finding the last anchor lists
 // only what follows the hint, which is nothing unless a hint was lost. The
 // hint is a pointer, not evidence: a stale or missing one costs a longer
 // listing, never a wrong answer.
@@ -59,28 +59,25 @@ func (s s3Anchors) Put(ctx context.Context, a audit.Anchor) error {
 	if err != nil {
 		return fmt.Errorf("audit: store anchor %s: %w", a.Name(), err)
 	}
-	// The hint replaces the previous one (its versions stay, locked).
+	// The hint replaces the previous one (its versions stay, locked: a
+	// few hundred bytes an hour).
 	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: &s.bucket, Key: aws.String(latestKey), Body: strings.NewReader(audit.ObjectPrefix + a.Name()), ContentType: aws.String("text/plain"),
+		Bucket: &s.bucket, Key: aws.String(audit.HintKey), Body: strings.NewReader(audit.ObjectPrefix + a.Name()), ContentType: aws.String("text/plain"),
 	})
 	if err != nil {
-		return fmt.Errorf("audit: store %s: %w", latestKey, err)
+		return fmt.Errorf("audit: store %s: %w", audit.HintKey, err)
 	}
 	return nil
 }
 
-// latestKey holds the name of the newest anchor (it does not end in .json,
-// so no listing takes it for an anchor).
-const latestKey = audit.ObjectPrefix + "latest"
-
 func (s s3Anchors) Last(ctx context.Context) (*audit.Anchor, error) {
 	var after string
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(latestKey)})
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(audit.HintKey)})
 	var missing *s3types.NoSuchKey
 	switch {
 	case errors.As(err, &missing):
 	case err != nil:
-		return nil, fmt.Errorf("audit: read %s: %w", latestKey, err)
+		return nil, fmt.Errorf("audit: read %s: %w", audit.HintKey, err)
 	default:
 		hint, err := io.ReadAll(io.LimitReader(out.Body, 1024))
 		out.Body.Close()

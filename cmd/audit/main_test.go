@@ -178,7 +178,8 @@ func (f *fakeS3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ .
 	return out, nil
 }
 
-// Anchors go under anchors/, are listed in order, and are never replaced.
+// Anchors go under anchors/, are listed in order, and are never replaced:
+// the hint goes elsewhere.
 func TestS3Anchors(t *testing.T) {
 	ctx := context.Background()
 	store := s3Anchors{client: &fakeS3{objects: map[string][]byte{}}, bucket: "b"}
@@ -187,12 +188,19 @@ func TestS3Anchors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := store.Put(ctx, audit.Anchor{ToID: 10, Digest: "forged"}); err == nil {
+	// A second run from the same anchor (the scheduler's and an
+	// operator's at once) must not fork the anchors' chain.
+	if err := store.Put(ctx, audit.Anchor{FromID: 9, ToID: 12, Digest: "forked"}); err == nil {
 		t.Error("an anchor was replaced")
 	}
 	list, err := store.List(ctx)
 	if err != nil || len(list) != 3 || list[0].ToID != 9 || list[2].ToID != 100 || list[1].Digest != "10" {
 		t.Errorf("list %+v, %v", list, err)
+	}
+	for key := range store.client.(*fakeS3).objects {
+		if !strings.HasPrefix(key, audit.ObjectPrefix) && key != audit.HintKey {
+			t.Errorf("the store wrote %s", key)
+		}
 	}
 }
 
@@ -214,15 +222,15 @@ func TestS3AnchorsLast(t *testing.T) {
 	if last, err := store.Last(ctx); err != nil || last.ToID != 7 || fake.gets != 2 {
 		t.Errorf("last %+v after %d reads, %v; want anchor 7 after 2", last, fake.gets, err)
 	}
-	stale := fake.objects[latestKey]
+	stale := fake.objects[audit.HintKey]
 	if err := store.Put(ctx, audit.Anchor{FromID: 7, ToID: 8}); err != nil {
 		t.Fatal(err)
 	}
-	fake.objects[latestKey] = stale
+	fake.objects[audit.HintKey] = stale
 	if last, err := store.Last(ctx); err != nil || last.ToID != 8 {
 		t.Errorf("with a stale hint: %+v, %v", last, err)
 	}
-	delete(fake.objects, latestKey)
+	delete(fake.objects, audit.HintKey)
 	if last, err := store.Last(ctx); err != nil || last.ToID != 8 {
 		t.Errorf("without the hint: %+v, %v", last, err)
 	}
