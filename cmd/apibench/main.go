@@ -7,7 +7,8 @@
 //     event with its hash) at the given concurrency, on a fresh PostgreSQL
 //     with default durability and pgaudit as Aurora runs it; the same
 //     transaction without the history event, and with pgaudit off, in
-//     alternating rounds: what the history and pgaudit cost, as ratios;
+//     rounds that rotate their order: what the history and pgaudit cost,
+//     as medians of the rounds' ratios;
 //  2. the API (in this process, a pool as large as the concurrency) driven
 //     by as many keep-alive connections posting unique Idempotency-Keys;
 //  3. 10,000 concurrent client connections held open for the whole run,
@@ -37,7 +38,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/pprof"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -63,8 +66,9 @@ func main() {
 // pgbenchScript is the statement POST /v1/payments executes
 // (postgres.createPayment: idempotency row, payment, outbox event, the
 // first history event, one transaction), with pgbench variables for the
-// parameters. Keys and ids come from pgbench's random generator (md5 of a
-// 63-bit number as the uuid), so the baseline pays no extra round trip for
+// parameters. Keys come from pgbench's random generator and ids are
+// UUIDv7 like the API's (milliseconds, then md5 of the key: inserts at the
+// right edge of the indexes), so the baseline pays no extra round trip for
 // them, as the API pays none; the request's fingerprint and the event's
 // hash, which the API computes, are md5s made 32 bytes.
 const pgbenchScript = pgbenchVariables + `WITH idem AS (` + idempotencyInsert + `), pay AS (` + paymentInsert + `, amount_minor), history AS (INSERT INTO payments.payment_events (payment_id, seq, event_type, merchant_id, actor, request_id, occurred_at, details, hash) SELECT id, 1, 'created', 'merchant-1', 'api-key' || ':' || 'bench-key', 'req-' || id, now(), d, decode(md5(d) || md5(:k::text), 'hex') FROM pay, LATERAL (SELECT '{"amount":' || amount_minor || ',"currency":"SGD","reference":"bench"}' AS d) details) ` + outboxInsert
@@ -75,9 +79,9 @@ const pgbenchScriptWithoutHistory = pgbenchVariables + `WITH idem AS (` + idempo
 
 const (
 	pgbenchVariables  = "\\set k random(1, 9000000000000000000)\n\\set amount random(1, 100000)\n"
-	idempotencyInsert = `INSERT INTO payments.idempotency_keys (merchant_id, idempotency_key, request_hash, payment_id, response_status, response_body, created_at) VALUES ('merchant-1', :k, decode(md5(:k::text) || md5(:k::text), 'hex'), md5(:k::text)::uuid, 201, '` + snapshot + `', now()) ON CONFLICT DO NOTHING RETURNING payment_id`
+	idempotencyInsert = `INSERT INTO payments.idempotency_keys (merchant_id, idempotency_key, request_hash, payment_id, response_status, response_body, created_at) VALUES ('merchant-1', :k, decode(md5(:k::text) || md5(:k::text), 'hex'), (lpad(to_hex(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7' || substr(md5(:k::text), 1, 3) || '8' || substr(md5(:k::text), 4, 15))::uuid, 201, :snapshot, now()) ON CONFLICT DO NOTHING RETURNING payment_id`
 	paymentInsert     = `INSERT INTO payments.payments (id, merchant_id, amount_minor, currency, payment_method_token, reference, status, created_at, updated_at) SELECT payment_id, 'merchant-1', :amount, 'SGD', 'tok_4f9a8b7c6d5e', 'bench', 'pending', now(), now() FROM idem RETURNING id`
-	outboxInsert      = `INSERT INTO payments.outbox (payment_id, event_type, payload, created_at) SELECT id, 'payment.created', '` + snapshot + `', now() FROM pay;
+	outboxInsert      = `INSERT INTO payments.outbox (payment_id, event_type, payload, created_at) SELECT id, 'payment.created', :snapshot::jsonb, now() FROM pay;
 `
 )
 
@@ -118,15 +122,15 @@ func run(concurrency int, duration time.Duration, conns int) error {
 	if _, err := db.Exec(`ALTER ROLE CURRENT_USER RESET pgaudit.log`); err != nil && server.PgAudit() {
 		return err
 	}
-	costs, err := measureCosts(server, db, dsn, concurrency, duration)
+	costs, err := measureCosts(server, db, dsn, concurrency, pgbenchDuration(duration))
 	if err != nil {
 		return err
 	}
 	baseline := costs.withHistory
-	fmt.Printf("  pgbench (same transaction)      %8.0f tx/s\n", baseline)
-	fmt.Printf("  pgbench without history event   %8.0f tx/s  ratio with/without %.2f  (goal >= 0.90)\n", costs.withoutHistory, costs.withHistory/costs.withoutHistory)
-	if costs.withoutPgAudit > 0 {
-		fmt.Printf("  pgbench with pgaudit off        %8.0f tx/s  ratio on/off %.2f\n", costs.withoutPgAudit, costs.withHistory/costs.withoutPgAudit)
+	fmt.Printf("  pgbench (same transaction)      %8.0f tx/s  (median of %d rounds of %s)\n", baseline, rounds, pgbenchDuration(duration))
+	fmt.Printf("  history event, with / without:  throughput %s, capacity %s  (goal >= 0.90)\n", costs.history.throughput, costs.history.capacity)
+	if costs.pgaudit.throughput.median > 0 {
+		fmt.Printf("  pgaudit, on / off:              throughput %s, capacity %s\n", costs.pgaudit.throughput, costs.pgaudit.capacity)
 	} else {
 		fmt.Println("  pgaudit is not installed: its cost is not measured (make postgres installs it)")
 	}
@@ -183,13 +187,38 @@ func run(concurrency int, duration time.Duration, conns int) error {
 	return nil
 }
 
-// costs are pgbench's throughputs of the API's transaction as it runs in
-// production (with history, pgaudit on), without the history event, and
-// with pgaudit off (0 when pgaudit is not installed), each the mean of
-// rounds that alternate, so that a drift of the machine touches all three.
-type costs struct{ withHistory, withoutHistory, withoutPgAudit float64 }
+// costs are pgbench's throughput of the API's transaction as it runs in
+// production (with history, pgaudit on), and what the history and pgaudit
+// cost it, against the same transaction without the history event and
+// with pgaudit off, two ways: the ratio of throughputs, and the ratio of
+// the server's CPU time per transaction (its inverse: the capacity left of
+// a CPU-bound writer, Aurora's first bottleneck, docs/CAPACITY.md). This
+// machine's throughput drifts by a quarter within a minute (its commits
+// wait on a shared disk), more than either cost; the CPU time a
+// transaction takes drifts far less. So the variants run back to back in
+// short rounds, each from a checkpoint, in an order that rotates from round
+// to round, and each figure is the median of the rounds' ratios (with their
+// range): a drift touches both sides of a round's ratio alike.
+type costs struct {
+	withHistory      float64 // median tx/s
+	history, pgaudit struct {
+		throughput, capacity ratios // capacity: CPU per transaction without / with
+	}
+}
 
-const rounds = 2
+// ratios are the median of the rounds' ratios and their range.
+type ratios struct{ median, min, max float64 }
+
+func (r ratios) String() string {
+	return fmt.Sprintf("%.2f (rounds %.2f-%.2f)", r.median, r.min, r.max)
+}
+
+func ratiosOf(xs []float64) ratios {
+	sorted := slices.Sorted(slices.Values(xs))
+	return ratios{median: sorted[len(sorted)/2], min: sorted[0], max: sorted[len(sorted)-1]}
+}
+
+const rounds = 7
 
 func measureCosts(server *pgtest.Server, db *sql.DB, dsn string, clients int, duration time.Duration) (costs, error) {
 	var c costs
@@ -197,7 +226,15 @@ func measureCosts(server *pgtest.Server, db *sql.DB, dsn string, clients int, du
 	// sessions of this database (a database setting outranks the server's
 	// command line).
 	var name string
+	var postmaster int
 	if err := db.QueryRow(`SELECT quote_ident(current_database())`).Scan(&name); err != nil {
+		return c, err
+	}
+	if err := db.QueryRow(`SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'`).Scan(&postmaster); err != nil {
+		return c, err
+	}
+	postmaster, err := parentOf(postmaster)
+	if err != nil {
 		return c, err
 	}
 	pgaudit := func(on bool) error {
@@ -215,57 +252,102 @@ func measureCosts(server *pgtest.Server, db *sql.DB, dsn string, clients int, du
 		}
 		return nil
 	}
-	for range rounds {
-		for _, run := range []struct {
-			script  string
-			audited bool
-			into    *float64
-		}{
-			{pgbenchScript, true, &c.withHistory},
-			{pgbenchScriptWithoutHistory, true, &c.withoutHistory},
-			{pgbenchScript, false, &c.withoutPgAudit},
-		} {
-			if !run.audited && !server.PgAudit() {
-				continue
-			}
-			if err := pgaudit(run.audited); err != nil {
+	runs := []struct {
+		script  string
+		audited bool
+	}{{pgbenchScript, true}, {pgbenchScriptWithoutHistory, true}, {pgbenchScript, false}}
+	if !server.PgAudit() {
+		runs = runs[:2]
+	}
+	var with, historyTPS, historyCPU, auditTPS, auditCPU []float64
+	for r := range rounds {
+		tps := make([]float64, len(runs))
+		cpu := make([]float64, len(runs)) // server CPU seconds per transaction
+		for i := range runs {
+			run := (r + i) % len(runs)
+			if err := pgaudit(runs[run].audited); err != nil {
 				return c, err
 			}
-			tps, err := runPgbench(server, dsn, run.script, clients, duration)
+			// Every run starts from a checkpoint: one that fell within
+			// a run would make it pay for the full-page writes after it.
+			if _, err := db.Exec(`CHECKPOINT`); err != nil {
+				return c, err
+			}
+			before, err := serverCPU(postmaster)
 			if err != nil {
 				return c, err
 			}
-			*run.into += tps / rounds
+			p, err := runPgbench(server, dsn, runs[run].script, clients, duration)
+			if err != nil {
+				return c, err
+			}
+			after, err := serverCPU(postmaster)
+			if err != nil {
+				return c, err
+			}
+			tps[run], cpu[run] = p.tps, (after-before).Seconds()/float64(p.transactions)
 		}
+		with = append(with, tps[0])
+		historyTPS, historyCPU = append(historyTPS, tps[0]/tps[1]), append(historyCPU, cpu[1]/cpu[0])
+		if len(runs) == 3 {
+			auditTPS, auditCPU = append(auditTPS, tps[0]/tps[2]), append(auditCPU, cpu[2]/cpu[0])
+		}
+	}
+	c.withHistory = ratiosOf(with).median
+	c.history.throughput, c.history.capacity = ratiosOf(historyTPS), ratiosOf(historyCPU)
+	if auditTPS != nil {
+		c.pgaudit.throughput, c.pgaudit.capacity = ratiosOf(auditTPS), ratiosOf(auditCPU)
 	}
 	return c, pgaudit(true)
 }
 
-func runPgbench(server *pgtest.Server, dsn, sql string, clients int, duration time.Duration) (float64, error) {
+// pgbenchDuration is one round's run: rounds of half the API's run, at
+// least a second each.
+func pgbenchDuration(d time.Duration) time.Duration {
+	return max(d/2, time.Second).Truncate(time.Second)
+}
+
+// pgbenchRun is what one pgbench run did.
+type pgbenchRun struct {
+	tps          float64
+	transactions int64
+}
+
+func runPgbench(server *pgtest.Server, dsn, sql string, clients int, duration time.Duration) (pgbenchRun, error) {
+	var run pgbenchRun
 	dir, err := os.MkdirTemp("", "apibench-")
 	if err != nil {
-		return 0, err
+		return run, err
 	}
 	defer os.RemoveAll(dir)
 	script := filepath.Join(dir, "payment.sql")
 	if err := os.WriteFile(script, []byte(sql), 0o644); err != nil {
-		return 0, err
+		return run, err
 	}
 	var out bytes.Buffer
+	// The snapshot is a parameter, as the API sends it: parsed as JSON on
+	// every execution, and not written out in pgaudit's log of the
+	// statement.
 	cmd := exec.Command(server.BinPath("pgbench"), "-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", "2",
-		"-T", strconv.Itoa(int(duration.Seconds())), "-f", script, dsn)
+		"-T", strconv.Itoa(int(duration.Seconds())), "-D", "snapshot="+snapshot, "-f", script, dsn)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("pgbench: %v\n%s", err, out.String())
+		return run, fmt.Errorf("pgbench: %v\n%s", err, out.String())
 	}
 	m := regexp.MustCompile(`tps = ([0-9.]+)`).FindStringSubmatch(out.String())
 	if m == nil {
-		return 0, fmt.Errorf("pgbench printed no tps:\n%s", out.String())
+		return run, fmt.Errorf("pgbench printed no tps:\n%s", out.String())
 	}
 	if failed := regexp.MustCompile(`number of failed transactions: ([1-9][0-9]*)`).FindStringSubmatch(out.String()); failed != nil {
-		return 0, fmt.Errorf("pgbench: %s failed transactions", failed[1])
+		return run, fmt.Errorf("pgbench: %s failed transactions", failed[1])
 	}
-	return strconv.ParseFloat(m[1], 64)
+	n := regexp.MustCompile(`number of transactions actually processed: ([0-9]+)`).FindStringSubmatch(out.String())
+	if n == nil {
+		return run, fmt.Errorf("pgbench printed no transaction count:\n%s", out.String())
+	}
+	run.transactions, _ = strconv.ParseInt(n[1], 10, 64)
+	run.tps, err = strconv.ParseFloat(m[1], 64)
+	return run, err
 }
 
 type result struct {
@@ -366,4 +448,53 @@ func raiseFileLimit(n int) error {
 	}
 	lim.Cur = want
 	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+}
+
+// serverCPU is the CPU time the PostgreSQL server has used so far: the
+// postmaster's own and that of its children, those that exited (the
+// backends of finished pgbench runs, added to the postmaster's when it
+// reaps them) and those still running (checkpointer, WAL writer, …).
+func serverCPU(postmaster int) (time.Duration, error) {
+	fields := func(pid string) ([]string, error) {
+		b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+		if err != nil {
+			return nil, err
+		}
+		// The command name is in parentheses and may hold spaces.
+		return strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:])), nil
+	}
+	ticks := func(f []string, from, to int) (n int64) {
+		for i := from; i <= to; i++ { // utime, stime, cutime, cstime: stat's fields 14-17, 11-14 after the name
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			n += v
+		}
+		return n
+	}
+	f, err := fields(strconv.Itoa(postmaster))
+	if err != nil {
+		return 0, err
+	}
+	total := ticks(f, 11, 14)
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range procs {
+		if _, err := strconv.Atoi(p.Name()); err != nil {
+			continue
+		}
+		if f, err := fields(p.Name()); err == nil && f[1] == strconv.Itoa(postmaster) {
+			total += ticks(f, 11, 12)
+		}
+	}
+	return time.Duration(total) * time.Second / 100, nil // USER_HZ is 100 on Linux
+}
+
+// parentOf is a process's parent.
+func parentOf(pid int) (int, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))[1])
 }
