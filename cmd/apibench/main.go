@@ -8,7 +8,8 @@
 //     with default durability and pgaudit as Aurora runs it; the same
 //     transaction without the history event, and with pgaudit off, in
 //     rounds that rotate their order: what the history and pgaudit cost,
-//     as medians of the rounds' ratios;
+//     as medians of the rounds' ratios (and the API's throughput with and
+//     without the history after step 2);
 //  2. the API (in this process, a pool as large as the concurrency) driven
 //     by as many keep-alive connections posting unique Idempotency-Keys;
 //  3. 10,000 concurrent client connections held open for the whole run,
@@ -174,6 +175,11 @@ func run(concurrency int, duration time.Duration, conns int) error {
 	}
 	fmt.Printf("  API POST /v1/payments (wrk)     %8.0f req/s  p50 %s  p99 %s  errors %d\n", api.throughput, api.p50, api.p99, api.errors)
 	fmt.Printf("  ratio API / pgbench             %8.2f  (goal >= 0.70)\n", api.throughput/baseline)
+	history, err := measureAPIHistoryCost(db, url, concurrency, pgbenchDuration(duration))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  API with / without history:     throughput %s  (goal >= 0.90)\n", history)
 
 	// wrk holds every connection open for the whole run, posting on each.
 	if err := raiseFileLimit(conns + 500); err != nil {
@@ -299,6 +305,51 @@ func measureCosts(server *pgtest.Server, db *sql.DB, dsn string, clients int, du
 		c.pgaudit.throughput, c.pgaudit.capacity = ratiosOf(auditTPS), ratiosOf(auditCPU)
 	}
 	return c, pgaudit(true)
+}
+
+// measureAPIHistoryCost is the API's throughput with the history against
+// without it, in rounds like measureCosts'. The API always writes the
+// history; "without" is a trigger that skips the event's row before it is
+// written (its index entries, its WAL), and the API still computes the
+// hash and sends it: a trigger call and the hash cost the "without" side
+// a few microseconds the real one would not, which makes the ratio a
+// little flattering. The writer's own figures are measureCosts'.
+func measureAPIHistoryCost(db *sql.DB, url string, clients int, d time.Duration) (ratios, error) {
+	skip := func(on bool) error {
+		statement := `DROP TRIGGER IF EXISTS apibench_skip_history ON payments.payment_events`
+		if on {
+			statement = `CREATE OR REPLACE TRIGGER apibench_skip_history BEFORE INSERT ON payments.payment_events
+				FOR EACH ROW EXECUTE FUNCTION payments.apibench_skip()`
+		}
+		_, err := db.Exec(statement)
+		return err
+	}
+	if _, err := db.Exec(`CREATE FUNCTION payments.apibench_skip() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END'`); err != nil {
+		return ratios{}, err
+	}
+	var ratio []float64
+	for r := range rounds {
+		tps := [2]float64{}
+		for i := range 2 {
+			without := (r+i)%2 == 1
+			if err := skip(without); err != nil {
+				return ratios{}, err
+			}
+			if _, err := db.Exec(`CHECKPOINT`); err != nil {
+				return ratios{}, err
+			}
+			res, err := runWrk(url, clients, d)
+			if err != nil {
+				return ratios{}, err
+			}
+			if res.errors > 0 {
+				return ratios{}, fmt.Errorf("wrk: %d errors", res.errors)
+			}
+			tps[(r+i)%2] = res.throughput
+		}
+		ratio = append(ratio, tps[0]/tps[1])
+	}
+	return ratiosOf(ratio), skip(false)
 }
 
 // pgbenchDuration is one round's run: rounds of half the API's run, at
