@@ -32,8 +32,8 @@ type fakeBucket struct {
 	gone                       bool
 	// governanceLocked versions are refused unless the deletion bypasses
 	// governance retention, as S3 Object Lock does.
-	governanceLocked bool
-	deleteBucketCalls          int
+	governanceLocked  bool
+	deleteBucketCalls int
 }
 
 func apiError(code string) error { return &smithy.GenericAPIError{Code: code, Message: code} }
