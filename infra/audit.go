@@ -83,6 +83,16 @@ func newAnchorBucket(scope constructs.Construct, cfg environment.Config, key aws
 			"Bool": map[string]any{"s3:ObjectCreationOperation": "true"},
 		},
 	}))
+	// Nor may anyone hide an anchor behind a delete marker (which Object
+	// Lock allows) to write another in its place; the bucket cleaner of a
+	// non-production environment deletes versions, s3:DeleteObjectVersion.
+	b.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AnchorsAreNeverHidden"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("s3:DeleteObject"),
+		Resources:  jsii.Strings(*b.BucketArn() + "/" + audit.ObjectPrefix + "*"),
+	}))
 	suppress(b, true, because("The anchor bucket holds signed digests of the payment history, a few hundred bytes an hour: their integrity comes from "+
 		"the KMS signature and Object Lock, and the history they prove is in Aurora (backed up and replicated across AZs). A replica would need a "+
 		"second Object Lock bucket and key in the replica region for evidence that verifies anywhere with the signing key's public half.",
@@ -114,6 +124,9 @@ func NewAuditor(scope constructs.Construct, id string, props *AuditorProps) *GoF
 		}
 		return awsiam.NewPolicyStatement(p)
 	}
+	// The function's and the scheduler's policies name the function, not
+	// its ARN attribute, so that they do not wait for it.
+	functionArn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", cfg.Region, cfg.Account, cfg.AuditFunctionName())
 	fn := NewGoFunction(scope, id, &GoFunctionProps{
 		Config: cfg, SourceRoot: props.SourceRoot, Package: "./cmd/audit", Name: "audit",
 		Description: "Anchors payments' histories hourly (KMS-signed digests in the Object Lock bucket), verifies them daily, prints a payment's history",
@@ -145,8 +158,15 @@ func NewAuditor(scope constructs.Construct, id string, props *AuditorProps) *GoF
 					// With an S3 Bucket Key the context is the bucket's ARN.
 					"StringLike": map[string]any{"kms:EncryptionContext:aws:s3:arn": []string{bucketArn, bucketArn + "/*"}},
 				}),
+			// Only the function's code signs with the role's credentials
+			// (Lambda adds lambda:SourceFunctionArn to the requests made
+			// from its execution environment), not whoever else might
+			// assume or pass the role.
 			statement("SignAnchors", []string{"kms:Sign"}, []string{*props.Keys.Signing.KeyArn()},
-				map[string]any{"StringEquals": map[string]any{"kms:SigningAlgorithm": "ECDSA_SHA_256", "kms:MessageType": "DIGEST"}}),
+				map[string]any{
+					"StringEquals": map[string]any{"kms:SigningAlgorithm": "ECDSA_SHA_256", "kms:MessageType": "DIGEST"},
+					"ArnEquals":    map[string]any{"lambda:SourceFunctionArn": functionArn},
+				}),
 			// Anchors are verified with the public half, locally.
 			statement("ReadThePublicKey", []string{"kms:GetPublicKey"}, []string{*props.Keys.Signing.KeyArn()}, nil),
 		},
@@ -154,9 +174,7 @@ func NewAuditor(scope constructs.Construct, id string, props *AuditorProps) *GoF
 	props.Database.AllowFrom(fn.SecurityGroup, "audit reads payments' histories")
 	props.Network.AllowHTTPSToS3(fn.SecurityGroup)
 
-	// The scheduler's role may invoke this function and nothing else; its
-	// name, not its ARN attribute, so that the policy does not wait for it.
-	functionArn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", cfg.Region, cfg.Account, cfg.AuditFunctionName())
+	// The scheduler's role may invoke this function and nothing else.
 	role := NewServiceRole(scope, id+"SchedulerRole", &ServiceRoleProps{
 		Name: cfg.Name("audit-scheduler"), Service: "scheduler.amazonaws.com", Account: cfg.Account,
 		Statements: []awsiam.PolicyStatement{statement("InvokeTheAuditFunction", []string{"lambda:InvokeFunction"}, []string{functionArn}, nil)},
@@ -190,7 +208,7 @@ func NewAuditor(scope constructs.Construct, id string, props *AuditorProps) *GoF
 	suppress(fn.Node().FindChild(jsii.String("RolePolicy")), true, finding{
 		rule:      "AwsSolutions-IAM5",
 		appliesTo: []string{"Resource::" + bucketArn + "/" + audit.ObjectPrefix + "*"},
-		reason:    "Anchors are named after the last event they cover, unknown at deploy time: read and add objects under anchors/ of this environment's anchor bucket only.",
+		reason:    "Anchors are named after the first event id of their range, unknown at deploy time: read and add objects under anchors/ of this environment's anchor bucket only.",
 	})
 	return fn
 }

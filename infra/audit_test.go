@@ -43,20 +43,30 @@ func TestAnchorsAreLockedAndSigned(t *testing.T) {
 		// Object Lock keeps an overwritten anchor's first version, but the
 		// current version is what a verification reads: no write to
 		// anchors/ without If-None-Match, by anyone.
-		var refused bool
+		refused := 0
 		for _, p := range resourcesOf(c.templates, "AWS::S3::BucketPolicy") {
 			if !strings.Contains(jsonOf(p.Properties["Bucket"]), "Anchors") {
 				continue
 			}
 			for _, st := range asList(asMap(p.Properties["PolicyDocument"])["Statement"]) {
 				st := asMap(st)
-				refused = refused || st["Effect"] == "Deny" && jsonOf(st["Principal"]) == `{"AWS":"*"}` &&
-					jsonOf(st["Action"]) == `"s3:PutObject"` && strings.Contains(jsonOf(st["Resource"]), `/anchors/*`) &&
-					jsonOf(st["Condition"]) == `{"Bool":{"s3:ObjectCreationOperation":"true"},"Null":{"s3:if-none-match":"true"}}`
+				if st["Effect"] != "Deny" || jsonOf(st["Principal"]) != `{"AWS":"*"}` || !strings.Contains(jsonOf(st["Resource"]), `/anchors/*`) {
+					continue
+				}
+				switch jsonOf(st["Action"]) {
+				case `"s3:PutObject"`:
+					if jsonOf(st["Condition"]) == `{"Bool":{"s3:ObjectCreationOperation":"true"},"Null":{"s3:if-none-match":"true"}}` {
+						refused++
+					}
+				case `"s3:DeleteObject"`: // a delete marker; versions stay deletable by the cleaner
+					if st["Condition"] == nil {
+						refused++
+					}
+				}
 			}
 		}
-		if !refused {
-			t.Errorf("%s: the anchor bucket's policy does not refuse writes without If-None-Match", c.name)
+		if refused != 2 {
+			t.Errorf("%s: the anchor bucket's policy does not refuse writes without If-None-Match and delete markers", c.name)
 		}
 	}
 
@@ -90,9 +100,9 @@ func TestAnchorsAreLockedAndSigned(t *testing.T) {
 			t.Errorf("the signing key's policy does not delegate %s", want)
 		}
 	}
-	for _, never := range []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} {
+	for _, never := range []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:CreateGrant"} {
 		if slices.Contains(actions, never) {
-			t.Errorf("the signing key's policy delegates %s, an encryption operation", never)
+			t.Errorf("the signing key's policy delegates %s (an encryption operation, or a grant that would bypass the signing condition)", never)
 		}
 	}
 }
@@ -163,7 +173,7 @@ func TestAuditFunctionMayOnlyReadSignAndAdd(t *testing.T) {
 				t.Errorf("anchors %s", resources)
 			}
 		case "SignAnchors":
-			if jsonOf(s["Condition"]) != `{"StringEquals":{"kms:MessageType":"DIGEST","kms:SigningAlgorithm":"ECDSA_SHA_256"}}` {
+			if jsonOf(s["Condition"]) != `{"ArnEquals":{"lambda:SourceFunctionArn":"arn:aws:lambda:`+cfg.Region+`:`+cfg.Account+`:function:payments-audit-`+testSuffix+`"},"StringEquals":{"kms:MessageType":"DIGEST","kms:SigningAlgorithm":"ECDSA_SHA_256"}}` {
 				t.Errorf("signs under %s", jsonOf(s["Condition"]))
 			}
 		}
@@ -363,20 +373,21 @@ func TestAccountTrail(t *testing.T) {
 	for _, f := range resourcesOf(account, "AWS::Logs::MetricFilter") {
 		filters[asMap(asList(f.Properties["MetricTransformations"])[0])["MetricName"].(string)] = f.Properties["FilterPattern"].(string)
 	}
-	if alarmsFound != 4 || len(filters) != 4 {
-		t.Errorf("%d alarms over %d metric filters %v, want root use, IAM and KMS changes, trail changes", alarmsFound, len(filters), filters)
+	if alarmsFound != 5 || len(filters) != 5 {
+		t.Errorf("%d alarms over %d metric filters %v, want root use, IAM, KMS and Lambda changes, trail changes", alarmsFound, len(filters), filters)
 	}
 	for id, pattern := range filters {
 		// Only CDK's execution role is left out, not whatever comes
 		// through CloudFormation (any principal may deploy a stack with
 		// a role of its own).
 		outsideCDK := strings.Contains(pattern, `($.userIdentity.sessionContext.sessionIssuer.arn != "arn:aws:iam::`+cfg.Account+`:role/cdk-hnb659fds-cfn-exec-role-`+cfg.Account+`-*")`)
-		if outsideCDK != (id == "iam-policy-changed" || id == "kms-key-changed") || strings.Contains(pattern, "sourceIPAddress") {
+		if outsideCDK != (id == "iam-policy-changed" || id == "kms-key-changed" || id == "lambda-changed") || strings.Contains(pattern, "sourceIPAddress") ||
+			len(pattern) > 1024 { // PutMetricFilter's limit
 			t.Errorf("%s: %s", id, pattern)
 		}
 	}
 	if !strings.Contains(filters["trail-changed"], `"StopLogging"`) || !strings.Contains(filters["root-use"], `$.userIdentity.type = "Root"`) ||
-		!strings.Contains(filters["kms-key-changed"], `"PutKeyPolicy"`) {
+		!strings.Contains(filters["kms-key-changed"], `"PutKeyPolicy"`) || !strings.Contains(filters["lambda-changed"], `"UpdateFunctionCode*"`) {
 		t.Errorf("filters %v", filters)
 	}
 

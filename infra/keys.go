@@ -68,15 +68,19 @@ var keyAccountActions = append(slices.Clone(keyAdministrationActions),
 // signingKeyAccountActions are the administration and the operations of a
 // signing key that IAM policies may grant to anyone in the account: verify,
 // and read the public half (anyone verifying outside AWS). Signing is
-// signingStatement's.
-var signingKeyAccountActions = append(slices.Clone(keyAdministrationActions), "kms:Verify", "kms:GetPublicKey")
+// signingStatement's, and no grant may be created: a grant for Sign would
+// bypass signingStatement's condition, and nothing uses grants on this key.
+var signingKeyAccountActions = append(slices.DeleteFunc(slices.Clone(keyAdministrationActions),
+	func(action string) bool { return action == "kms:CreateGrant" }), "kms:Verify", "kms:GetPublicKey")
 
 // signingStatement lets IAM policies grant kms:Sign to the audit function's
 // role and to no other principal of the account: an administrator who can
 // rewrite the history and attach policies still cannot sign anchors for it
 // without changing this key policy, which CloudTrail records and the
-// account's kms-key-changed alarm reports. The role is named, not
-// referenced, as the keys stack is deployed before it exists.
+// account's kms-key-changed alarm reports. The role's policy in turn lets
+// only the function's code sign (lambda:SourceFunctionArn), and changing
+// the function outside a deployment raises lambda-changed. The role is
+// named, not referenced, as the keys stack is deployed before it exists.
 func signingStatement(cfg environment.Config) awsiam.PolicyStatement {
 	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("SignAsTheAuditFunctionOnly"),

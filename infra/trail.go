@@ -78,6 +78,10 @@ func accountWatches(account string) []accountWatch {
 		// for the principals the key policies allow.
 		{"kms-key-changed", "A KMS key's policy was changed, or a key disabled or scheduled for deletion, outside a CDK deployment (PCI DSS 3.6, 10.2.1.5): data it encrypts may become unreadable or readable by others, anchors signable by others.",
 			`{ ($.eventSource = "kms.amazonaws.com") && ` + notByCDK + ` && (($.eventName = "PutKeyPolicy") || ($.eventName = "DisableKey") || ($.eventName = "ScheduleKeyDeletion")) }`},
+		// The audit function signs the history's anchors with its role:
+		// its code and configuration change only through deployments.
+		{"lambda-changed", "A Lambda function was created, or its code or configuration changed, outside a CDK deployment (PCI DSS 10.2.1.5, 11.5.2): code that runs with a workload's role, the audit function's included, changed outside reviewed code.",
+			`{ ($.eventSource = "lambda.amazonaws.com") && ` + notByCDK + ` && (($.eventName = "CreateFunction*") || ($.eventName = "UpdateFunctionCode*") || ($.eventName = "UpdateFunctionConfiguration*")) }`},
 		{"trail-changed", "A trail was stopped, deleted or changed (PCI DSS 10.2.1.6, 10.7): audit logging may have stopped.",
 			`{ ($.eventSource = "cloudtrail.amazonaws.com") && (($.eventName = "StopLogging") || ($.eventName = "DeleteTrail") || ($.eventName = "UpdateTrail") || ($.eventName = "PutEventSelectors") || ($.eventName = "CreateTrail") || ($.eventName = "StartLogging")) }`},
 	}
@@ -263,8 +267,8 @@ func NewAccountAudit(scope constructs.Construct, id string, cfg environment.Conf
 				"| filter eventSource = 's3.amazonaws.com' and (requestParameters.bucketName like /^payments-docs-/ or requestParameters.bucketName like /^payments-audit-/)\n" +
 				"| filter eventName not like /^(Get|Head|List)/\n| sort eventTime desc"},
 		{"IamAndKmsChanges", "who-changed-iam-or-keys",
-			"fields eventTime, eventSource, eventName, userIdentity.arn, sourceIPAddress, errorCode, requestParameters.keyId, requestParameters.roleName, requestParameters.policyArn\n" +
-				"| filter eventSource in ['iam.amazonaws.com', 'kms.amazonaws.com']\n" +
+			"fields eventTime, eventSource, eventName, userIdentity.arn, sourceIPAddress, errorCode, requestParameters.keyId, requestParameters.roleName, requestParameters.policyArn, requestParameters.functionName\n" +
+				"| filter eventSource in ['iam.amazonaws.com', 'kms.amazonaws.com', 'lambda.amazonaws.com']\n" +
 				"| filter eventName not like /^(Get|List|Describe|Decrypt|Encrypt|GenerateDataKey|ReEncrypt|Sign|Verify|GenerateMac|VerifyMac|GenerateRandom)/\n| sort eventTime desc"},
 		{"RootAndConsole", "root-and-console-sign-ins",
 			"fields eventTime, eventName, userIdentity.type, userIdentity.arn, sourceIPAddress, responseElements.ConsoleLogin, additionalEventData.MFAUsed\n" +

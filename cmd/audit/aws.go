@@ -104,7 +104,7 @@ func (s s3Anchors) Last(ctx context.Context) (*audit.Anchor, error) {
 }
 
 // keys lists the anchors' keys after the key after ("" for all), in order
-// (names are the zero-padded last event id).
+// (names are the zero-padded first event id of their range).
 func (s s3Anchors) keys(ctx context.Context, after string) ([]string, error) {
 	var keys []string
 	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(audit.ObjectPrefix)}
