@@ -18,7 +18,7 @@ ENV_STACKS = 'Payments*-$(ENV)'
 
 # Go package roots (`./...` would descend into node_modules, which ships Go
 # template files of `cdk init`).
-GO_PACKAGES := ./cmd/... ./environment/... ./metrics/... ./gateway/... ./openapi/... ./merchantadmin/... ./audit/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/... ./diagram/... ./assembly/... ./cost/...
+GO_PACKAGES := ./cmd/... ./environment/... ./metrics/... ./gateway/... ./openapi/... ./merchantadmin/... ./audit/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/... ./diagram/... ./assembly/... ./cost/... ./local/... ./e2e/...
 
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # No update checks or telemetry from the CLI: synth must not need a network.
@@ -30,10 +30,17 @@ NODE_STAMP := node_modules/.package-lock.json
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The SQS server of the local platform (package local), pinned apart from
+# the CDK's toolchain.
+LOCALSQS_STAMP := tools/localsqs/node_modules/.package-lock.json
+$(LOCALSQS_STAMP): tools/localsqs/package.json tools/localsqs/package-lock.json $(NODE_STAMP)
+	npm ci --prefix tools/localsqs --no-audit --no-fund --loglevel=error
 	@touch $@
 
 .PHONY: deps
@@ -64,9 +71,18 @@ postgres:
 	fi
 
 .PHONY: test
-test: deps postgres ## run the unit, template and PostgreSQL tests (no AWS account needed)
+test: deps postgres $(LOCALSQS_STAMP) ## run the unit, template, PostgreSQL and end-to-end tests (no AWS account needed)
 	go vet $(GO_PACKAGES)
 	go test -count=1 $(GO_PACKAGES)
+
+.PHONY: run
+run: deps postgres $(LOCALSQS_STAMP) ## run the platform on this machine (API, outbox relay, SQS, processor, PostgreSQL) until Ctrl-C; ADDR= to listen elsewhere than 127.0.0.1:8080
+	go build -o build/local ./cmd/local
+	./build/local $(if $(ADDR),-addr $(ADDR))
+
+.PHONY: e2e
+e2e: deps postgres $(LOCALSQS_STAMP) ## 500 payments through the platform on this machine: create, replay, read, list, settle, a processor killed mid-batch
+	cd e2e && E2E_PAYMENTS=$${E2E_PAYMENTS:-500} go test -count=1 -v -run . .
 
 # Run in the package directory so that go test shows the one-line skip (or
 # the failures) even when the package passes.

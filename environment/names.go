@@ -150,3 +150,12 @@ func (c Config) AuditFunctionName() string { return c.Name("audit") }
 func (c Config) RoleArn(name string) string {
 	return "arn:aws:iam::" + c.Account + ":role/" + name
 }
+
+// The payment queue's delivery contract, which the stack and the local
+// platform (package local) both set up: a message whose processing fails
+// PaymentMaxReceiveCount times moves to the dead-letter queue, and the
+// processor receives up to PaymentBatchSize messages an invocation.
+const (
+	PaymentMaxReceiveCount = 5
+	PaymentBatchSize       = 10
+)

@@ -19,7 +19,7 @@ import (
 // fails maxReceiveCount times moves to the dead-letter queue.
 const (
 	processorTimeoutSeconds = 30
-	maxReceiveCount         = 5
+	maxReceiveCount         = environment.PaymentMaxReceiveCount
 	// processorMaxConcurrency bounds the concurrent invocations SQS starts,
 	// and so the processor's database connections (4 per environment).
 	processorMaxConcurrency = 5
@@ -130,7 +130,7 @@ func NewProcessor(scope constructs.Construct, id string, props *ProcessorProps) 
 	})
 	props.Database.AllowFrom(fn.SecurityGroup, "payment processor")
 	fn.Function.AddEventSource(awslambdaeventsources.NewSqsEventSource(q.Payments, &awslambdaeventsources.SqsEventSourceProps{
-		BatchSize:               jsii.Number(10),
+		BatchSize:               jsii.Number(environment.PaymentBatchSize),
 		ReportBatchItemFailures: jsii.Bool(true),
 		MaxConcurrency:          jsii.Number(processorMaxConcurrency),
 	}))
