@@ -64,14 +64,19 @@ func (m *EventSourceMapping) Stats() MappingStats {
 // Run polls until ctx ends.
 func (m *EventSourceMapping) Run(ctx context.Context) {
 	for ctx.Err() == nil {
+		// Short polls, 50 ms apart when the queue is empty: Lambda's long
+		// polls return as soon as a message arrives, the local server's at
+		// the end of their wait.
 		out, err := m.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(m.queueURL), MaxNumberOfMessages: environment.PaymentBatchSize, WaitTimeSeconds: 1,
+			QueueUrl: aws.String(m.queueURL), MaxNumberOfMessages: environment.PaymentBatchSize,
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
 		})
-		if err != nil || len(out.Messages) == 0 {
-			if err != nil {
-				pause(ctx, time.Second)
-			}
+		switch {
+		case err != nil:
+			pause(ctx, time.Second)
+			continue
+		case len(out.Messages) == 0:
+			pause(ctx, 50*time.Millisecond)
 			continue
 		}
 		m.deliver(ctx, out.Messages)
