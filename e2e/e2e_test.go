@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package e2e drives the platform running on this machine (package local:
 // the shipped cmd/api and cmd/processor, PostgreSQL, an SQS server) through
 // its public HTTP interface, from a request to a settled, balanced ledger
@@ -61,6 +63,15 @@ func TestMain(m *testing.M) {
 // call sends a request as API Gateway would for the local merchant.
 func call(t *testing.T, method, path string, body any, header http.Header) (*http.Response, []byte) {
 	t.Helper()
+	resp, out, err := try(method, path, body, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, out
+}
+
+// try is call for goroutines, which may not call t.Fatal.
+func try(method, path string, body any, header http.Header) (*http.Response, []byte, error) {
 	var reader io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -68,7 +79,7 @@ func call(t *testing.T, method, path string, body any, header http.Header) (*htt
 	}
 	req, err := http.NewRequest(method, platform.URL+path, reader)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	req.Header = local.Headers()
 	for k, v := range header {
@@ -79,14 +90,11 @@ func call(t *testing.T, method, path string, body any, header http.Header) (*htt
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, out
+	return resp, out, err
 }
 
 type newPayment struct {
@@ -112,7 +120,11 @@ func TestPaymentsSettleExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	killed := killMidBatch(t, db)
+	// Keys of this run only: a second run in the same process (-count)
+	// must not replay the first one's payments.
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	before := platform.Mapping.Stats()
+	killed, hookErr := killMidBatch(t, db)
 	started := time.Now()
 
 	// Create: n payments from 8 clients; every fifth is declined.
@@ -123,17 +135,17 @@ func TestPaymentsSettleExactlyOnce(t *testing.T) {
 		if i%5 == 4 {
 			token = "tok_decline_" + strconv.Itoa(i)
 		}
-		requests[i] = newPayment{Amount: int64(100 + i*37), Currency: "SGD", PaymentMethodToken: token, Reference: "e2e-" + strconv.Itoa(i)}
+		requests[i] = newPayment{Amount: int64(100 + i*37), Currency: "SGD", PaymentMethodToken: token, Reference: "e2e-" + run + "-" + strconv.Itoa(i)}
 	}
 	var wg sync.WaitGroup
 	work := make(chan int)
 	for range 8 {
 		wg.Go(func() {
 			for i := range work {
-				resp, body := call(t, http.MethodPost, "/v1/payments", requests[i], idempotencyKey("e2e-"+strconv.Itoa(i)))
+				resp, body, err := try(http.MethodPost, "/v1/payments", requests[i], idempotencyKey(run+"-"+strconv.Itoa(i)))
 				var p payments.Payment
-				if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &p) != nil || p.Status != payments.StatusPending {
-					t.Errorf("create %d: %d %s", i, resp.StatusCode, body)
+				if err != nil || resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &p) != nil || p.Status != payments.StatusPending {
+					t.Errorf("create %d: %v %s", i, err, body)
 					continue
 				}
 				ids[i] = p.ID
@@ -152,14 +164,14 @@ func TestPaymentsSettleExactlyOnce(t *testing.T) {
 
 	// Replay: the same key and body answer the first response; the same
 	// key with another body is refused.
-	resp, body := call(t, http.MethodPost, "/v1/payments", requests[0], idempotencyKey("e2e-0"))
+	resp, body := call(t, http.MethodPost, "/v1/payments", requests[0], idempotencyKey(run+"-0"))
 	var replayed payments.Payment
 	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Idempotent-Replayed") != "true" || json.Unmarshal(body, &replayed) != nil || replayed.ID != ids[0] {
 		t.Errorf("replay: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
 	changed := requests[0]
 	changed.Amount++
-	if resp, body := call(t, http.MethodPost, "/v1/payments", changed, idempotencyKey("e2e-0")); resp.StatusCode != http.StatusUnprocessableEntity {
+	if resp, body := call(t, http.MethodPost, "/v1/payments", changed, idempotencyKey(run+"-0")); resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("the same key with another body: %d %s", resp.StatusCode, body)
 	}
 
@@ -210,6 +222,9 @@ func TestPaymentsSettleExactlyOnce(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	settledIn := time.Since(started)
+	if err, _ := hookErr.Load().(error); err != nil {
+		t.Fatal(err)
+	}
 	if !killed.Load() {
 		t.Fatal("the processor was never killed in the middle of a batch: the redelivery was not exercised")
 	}
@@ -312,13 +327,22 @@ func TestPaymentsSettleExactlyOnce(t *testing.T) {
 	if _, err := audit.AnchorNext(ctx, "local", log, anchors, signer, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if report, err := audit.Verify(ctx, log, anchors, signer); err != nil || !report.OK() || report.Payments != n {
-		t.Errorf("audit: %+v, %v", report, err)
+	var all int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM payments.payments`).Scan(&all); err != nil {
+		t.Fatal(err)
+	}
+	if report, err := audit.Verify(ctx, log, anchors, signer); err != nil || !report.OK() || report.Payments != all {
+		t.Errorf("audit of %d payments: %+v, %v", all, report, err)
 	}
 
-	stats := platform.Mapping.Stats()
-	if stats.Redelivered == 0 {
-		t.Errorf("no message was delivered twice (%+v)", stats)
+	after := platform.Mapping.Stats()
+	stats := local.MappingStats{Invocations: after.Invocations - before.Invocations,
+		FailedInvocations: after.FailedInvocations - before.FailedInvocations, Redelivered: after.Redelivered - before.Redelivered}
+	if stats.Redelivered == 0 || stats.FailedInvocations == 0 {
+		t.Errorf("no invocation failed or no message was delivered twice (%+v)", stats)
+	}
+	if len(latencies) == 0 {
+		t.FailNow()
 	}
 	slices.Sort(latencies)
 	t.Logf("%d payments (%d settled, %d declined): created in %s, all settled or declined %s after the first request; "+
@@ -332,9 +356,13 @@ func TestPaymentsSettleExactlyOnce(t *testing.T) {
 // first invocation it is seen to have settled part of, but not all, of its
 // batch, and started again half a second later: the invocation never
 // answers, so the whole batch returns after the visibility timeout, the
-// part already settled included. It reports whether that happened.
-func killMidBatch(t *testing.T, db *pgxpool.Pool) *atomic.Bool {
-	var killed, trying atomic.Bool
+// part already settled included. It reports whether that happened (an
+// invocation that answered before the kill landed does not count: the
+// next batch is tried), and an error the hook met.
+func killMidBatch(t *testing.T, db *pgxpool.Pool) (killed *atomic.Bool, failure *atomic.Value) {
+	killed, failure = new(atomic.Bool), new(atomic.Value)
+	var trying atomic.Bool
+	t.Cleanup(func() { platform.Mapping.OnInvoke(nil) })
 	platform.Mapping.OnInvoke(func(batch []events.SQSMessage, done <-chan struct{}) {
 		if killed.Load() || len(batch) < 2 || !trying.CompareAndSwap(false, true) {
 			return
@@ -355,20 +383,22 @@ func killMidBatch(t *testing.T, db *pgxpool.Pool) *atomic.Bool {
 			}
 			var finished int
 			if err := db.QueryRow(context.Background(), `SELECT count(*) FROM payments.payments WHERE id = ANY($1) AND status IN ('settled', 'declined')`, ids).Scan(&finished); err != nil {
-				t.Error(err)
+				failure.Store(err)
 				return
 			}
 			if finished > 0 && finished < len(ids) {
+				failedBefore := platform.Mapping.Stats().FailedInvocations
 				platform.KillProcessor()
-				killed.Store(true)
+				<-done
+				killed.Store(platform.Mapping.Stats().FailedInvocations > failedBefore)
 				time.Sleep(500 * time.Millisecond)
 				if err := platform.StartProcessor(context.Background()); err != nil {
-					t.Error(err)
+					failure.Store(err)
 				}
 				return
 			}
 			time.Sleep(200 * time.Microsecond)
 		}
 	})
-	return &killed
+	return killed, failure
 }

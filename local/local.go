@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package local runs the platform on one machine, for `make run` and the
 // end-to-end tests (package e2e), from the shipped code and without Docker
 // or an AWS account:
@@ -75,8 +77,9 @@ type Options struct {
 	// APIAddr is where the API listens (default 127.0.0.1:8080; port 0
 	// for any free port).
 	APIAddr string
-	// VisibilityTimeout is the queue's (default 10 s): how long a message
-	// whose invocation failed waits before it is delivered again.
+	// VisibilityTimeout is the queue's (default 180 s, the stack's: six
+	// times the processor's 30 s timeout): how long a message whose
+	// invocation failed waits before it is delivered again.
 	VisibilityTimeout time.Duration
 	// Log receives the components' output (default: discarded).
 	Log io.Writer
@@ -105,39 +108,26 @@ type Platform struct {
 
 // Start brings the platform up; Stop takes it down. On an error, whatever
 // had started is stopped.
-func Start(ctx context.Context, opts Options) (p *Platform, err error) {
+func Start(ctx context.Context, opts Options) (*Platform, error) {
 	if opts.APIAddr == "" {
 		opts.APIAddr = "127.0.0.1:8080"
 	}
 	if opts.VisibilityTimeout == 0 {
-		opts.VisibilityTimeout = 10 * time.Second
+		opts.VisibilityTimeout = 180 * time.Second
 	}
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
-	p = &Platform{opts: opts, done: make(chan struct{})}
-	defer func() {
-		if err != nil {
-			p.Stop()
-		}
-	}()
+	p := &Platform{opts: opts, done: make(chan struct{})}
+	var err error
 	if p.bin, err = os.MkdirTemp("", "payments-local-"); err != nil {
 		return nil, err
 	}
-	if err := p.build(ctx); err != nil {
-		return nil, err
-	}
-	if err := p.startDatabase(ctx); err != nil {
-		return nil, err
-	}
-	if err := p.startQueue(ctx); err != nil {
-		return nil, err
-	}
-	if err := p.startAPI(ctx); err != nil {
-		return nil, err
-	}
-	if err := p.StartProcessor(ctx); err != nil {
-		return nil, err
+	for _, step := range []func(context.Context) error{p.build, p.startDatabase, p.startQueue, p.startAPI, p.StartProcessor} {
+		if err := step(ctx); err != nil {
+			p.Stop() // whatever had started
+			return nil, err
+		}
 	}
 	mappingCtx, cancel := context.WithCancel(context.Background())
 	p.stop = cancel
@@ -151,7 +141,7 @@ func Start(ctx context.Context, opts Options) (p *Platform, err error) {
 
 // build compiles the shipped commands and the emulator for this machine.
 func (p *Platform) build(ctx context.Context) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", p.bin+string(filepath.Separator),
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-o", p.bin+string(filepath.Separator),
 		"./cmd/api", "./cmd/processor", "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie")
 	cmd.Dir = p.opts.Root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -206,6 +196,9 @@ func (p *Platform) startAPI(ctx context.Context) error {
 	}
 	p.URL = "http://" + addr
 	return waitFor(ctx, 30*time.Second, func() error {
+		if p.api.exited() {
+			return errStop{fmt.Errorf("local: the API exited: %s", p.api.cmd.ProcessState)}
+		}
 		resp, err := http.Get(p.URL + "/healthz")
 		if err != nil {
 			return err
@@ -286,19 +279,24 @@ func (p *Platform) Stop() {
 	if p.stop != nil {
 		p.stop()
 		<-p.done
+		p.stop = nil
 	}
 	p.KillProcessor()
 	if p.api != nil {
 		p.api.terminate(10 * time.Second)
+		p.api = nil
 	}
 	if p.queue != nil {
 		p.queue.terminate(5 * time.Second)
+		p.queue = nil
 	}
 	if p.db != nil {
 		p.db.Stop()
+		p.db = nil
 	}
 	if p.bin != "" {
 		os.RemoveAll(p.bin)
+		p.bin = ""
 	}
 }
 
@@ -333,6 +331,15 @@ func startProcess(log io.Writer, name, path string, args, env []string) (*proces
 
 // kill kills the process, its group and its descendants at once: the
 // emulator starts the function's runtime in a group of its own.
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 func (p *process) kill() {
 	for _, pid := range descendants(p.cmd.Process.Pid) {
 		syscall.Kill(pid, syscall.SIGKILL)
@@ -412,21 +419,15 @@ func (w *prefixWriter) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// freeAddr returns addr, or with port 0 a free port on its host.
+// freeAddr returns addr if nothing listens there, or with port 0 a free
+// port on its host.
 func freeAddr(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", err
-	}
-	if port != "0" {
-		return addr, nil
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", err
+		return "", fmt.Errorf("local: %s is taken (another make run?): %w", addr, err)
 	}
 	defer ln.Close()
-	return net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)), nil
+	return ln.Addr().String(), nil
 }
 
 // waitFor retries check until it succeeds or within passes.
@@ -436,6 +437,10 @@ func waitFor(ctx context.Context, within time.Duration, check func() error) erro
 		err := check()
 		if err == nil {
 			return nil
+		}
+		var stop errStop
+		if errors.As(err, &stop) {
+			return stop.error
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("local: not ready after %s: %w", within, err)
@@ -447,3 +452,6 @@ func waitFor(ctx context.Context, within time.Duration, check func() error) erro
 		}
 	}
 }
+
+// errStop ends waitFor at once: waiting longer cannot help.
+type errStop struct{ error }

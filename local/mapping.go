@@ -1,3 +1,5 @@
+//go:build linux
+
 package local
 
 import (
@@ -39,6 +41,9 @@ type MappingStats struct {
 	Invocations, FailedInvocations int
 	// Redelivered counts messages received more than once.
 	Redelivered int
+	// DeleteFailures counts batches whose processed messages could not
+	// all be deleted (they come back, harmlessly).
+	DeleteFailures int
 }
 
 func newEventSourceMapping(client *sqs.Client, queueURL string, invoke func(context.Context, []byte) ([]byte, error)) *EventSourceMapping {
@@ -115,7 +120,7 @@ func (m *EventSourceMapping) deliver(ctx context.Context, messages []types.Messa
 	close(done)
 	var failed map[string]bool
 	if err == nil {
-		failed, err = batchFailures(body)
+		failed, err = batchFailures(body, batch)
 	}
 	if err != nil {
 		m.mu.Lock()
@@ -132,7 +137,12 @@ func (m *EventSourceMapping) deliver(ctx context.Context, messages []types.Messa
 	if len(entries) > 0 {
 		// A message not deleted is delivered again: the processor's
 		// transitions make that harmless, as in AWS.
-		m.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(m.queueURL), Entries: entries})
+		out, err := m.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(m.queueURL), Entries: entries})
+		if err != nil || len(out.Failed) > 0 {
+			m.mu.Lock()
+			m.stats.DeleteFailures++
+			m.mu.Unlock()
+		}
 	}
 }
 

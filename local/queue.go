@@ -1,3 +1,5 @@
+//go:build linux
+
 package local
 
 import (
@@ -43,10 +45,11 @@ func (p *Platform) startQueue(ctx context.Context) error {
 			return fmt.Errorf("local: %s is missing: make run installs it (npm ci, npm ci --prefix tools/localsqs)", path)
 		}
 	}
-	// Its command line logs every request; started here without that.
-	start := fmt.Sprintf("import(%q).then((m) => m.startFauxqs({ logger: false }))", "file://"+app)
-	p.queue, err = startProcess(p.opts.Log, "sqs", node, []string{"-e", start},
-		[]string{"FAUXQS_PORT=" + port, "FAUXQS_HOST=127.0.0.1", "FAUXQS_DEFAULT_REGION=" + Region})
+	// Its command line listens on every interface and logs every request:
+	// its app is started here on loopback only, without request logs.
+	start := fmt.Sprintf(`import(%q).then((m) => m.buildApp({ logger: false, host: "127.0.0.1", defaultRegion: %q }).listen({ port: %s, host: "127.0.0.1" }))`,
+		"file://"+app, Region, port)
+	p.queue, err = startProcess(p.opts.Log, "sqs", node, []string{"-e", start}, nil)
 	if err != nil {
 		return err
 	}
@@ -135,14 +138,22 @@ func invokeEmulator(ctx context.Context, target string, event []byte) ([]byte, e
 	return body, nil
 }
 
-// batchFailures reads the processor's partial-batch response.
-func batchFailures(body []byte) (map[string]bool, error) {
+// batchFailures reads the processor's partial-batch response. As Lambda
+// does, a failure naming no message of the batch fails the whole batch.
+func batchFailures(body []byte, batch []events.SQSMessage) (map[string]bool, error) {
 	var resp events.SQSEventResponse
 	if err := json.Unmarshal(body, &resp); err != nil {
 		return nil, errors.New("the function's response is not a batch response")
 	}
+	inBatch := map[string]bool{}
+	for _, m := range batch {
+		inBatch[m.MessageId] = true
+	}
 	failed := map[string]bool{}
 	for _, f := range resp.BatchItemFailures {
+		if !inBatch[f.ItemIdentifier] {
+			return nil, fmt.Errorf("the function reported a failure of %q, not a message of the batch", f.ItemIdentifier)
+		}
 		failed[f.ItemIdentifier] = true
 	}
 	return failed, nil

@@ -167,9 +167,13 @@ func run(ctx context.Context, logger *slog.Logger, getenv func(string) string) e
 		relay := postgres.NewOutboxRelay(writer)
 		records := emf.New(os.Stdout, metrics.Namespace, map[string]string{metrics.DimensionEnvironment: cfg.Environment})
 		var relaying sync.WaitGroup
-		relaying.Go(func() { relayOutbox(ctx, relay, publisher, logger) })
-		relaying.Go(func() { reportOutbox(ctx, relay, records, logger, metrics.RelayReportInterval) })
-		defer relaying.Wait() // both stop with ctx, before the pools close
+		relayCtx, stopRelaying := context.WithCancel(ctx)
+		relaying.Go(func() { relayOutbox(relayCtx, relay, publisher, logger) })
+		relaying.Go(func() { reportOutbox(relayCtx, relay, records, logger, metrics.RelayReportInterval) })
+		// Both stop with ctx, or when run returns early (the port taken),
+		// and before the pools close.
+		defer relaying.Wait()
+		defer stopRelaying()
 	}
 
 	srv := &http.Server{

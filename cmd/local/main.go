@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command local is `make run`: the platform on this machine (package
 // local), until Ctrl-C. It prints the API's URL and commands to create a
 // payment, read its history and its ledger postings.
