@@ -45,15 +45,19 @@ func TestEventSourceMappingReportsBatchItemFailures(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		var resp events.SQSEventResponse
+		crash := false
 		for _, r := range e.Records {
 			seen[r.Body]++
-			switch {
-			case r.Body == "poison":
+			switch r.Body {
+			case "poison":
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageId})
-			case r.Body == "crash" && !failedOnce:
-				failedOnce = true
-				return nil, context.DeadlineExceeded // the whole invocation fails
+			case "crash":
+				crash = !failedOnce
 			}
+		}
+		if crash {
+			failedOnce = true
+			return nil, context.DeadlineExceeded // the whole invocation fails
 		}
 		return json.Marshal(resp)
 	}
