@@ -3,6 +3,8 @@ package infra_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/fintech/payments-platform/environment"
 )
 
 // The payment queue and its DLQ: KMS-encrypted with the messaging key,
@@ -20,8 +22,9 @@ func TestQueues(t *testing.T) {
 	if main == nil || dlq == nil {
 		t.Fatalf("queues %v", queues)
 	}
+	redrive := asMap(main["RedrivePolicy"])
 	if main["ReceiveMessageWaitTimeSeconds"] != float64(20) || main["VisibilityTimeout"] != float64(180) ||
-		!strings.Contains(jsonOf(main["RedrivePolicy"]), `"maxReceiveCount":5`) {
+		redrive["maxReceiveCount"] != float64(environment.PaymentMaxReceiveCount) || redrive["deadLetterTargetArn"] == nil {
 		t.Errorf("payment queue %v", main)
 	}
 	if dlq["MessageRetentionPeriod"] != float64(14*24*3600) {

@@ -267,6 +267,19 @@ type Posting struct {
 	Amount  int64
 }
 
+// RulesAcquirer stands in for the external payment network until one is
+// contracted: it declines payment-method tokens that start with
+// "tok_decline" and approves the rest, deterministically per payment.
+type RulesAcquirer struct{}
+
+// Authorize implements Acquirer.
+func (RulesAcquirer) Authorize(_ context.Context, p Payment) (Decision, error) {
+	if len(p.PaymentMethodToken) >= 11 && p.PaymentMethodToken[:11] == "tok_decline" {
+		return Decision{Approved: false, Reason: "declined_by_issuer"}, nil
+	}
+	return Decision{Approved: true}, nil
+}
+
 // AcquirerReceivable is the ledger account of what the acquirer owes for
 // settled payments. No account is named after a payer: a payment method
 // token identifies a card, and account names are read and logged freely.
@@ -325,4 +338,20 @@ type Outcome struct {
 // recorded in the payment's history as by.
 type Processor interface {
 	Process(ctx context.Context, paymentID string, by Actor) (Outcome, error)
+}
+
+// OutboxEvent is a payment event recorded in the same transaction as the
+// payment, waiting to be published to the processing queue (the outbox).
+type OutboxEvent struct {
+	ID        int64
+	PaymentID string
+	Payload   []byte
+}
+
+// Publisher sends outbox events to the processing queue and returns the
+// ids of those it sent; an event it could not send stays unsent and is
+// tried again later. The outbox relay (postgres) calls it; package sqs
+// implements it.
+type Publisher interface {
+	Publish(ctx context.Context, events []OutboxEvent) (sent []int64, err error)
 }

@@ -42,7 +42,7 @@ func newHistory(t *testing.T) history {
 	log := postgres.NewEventLog(pool)
 	log.SettleAfter = 0 // the tests anchor what they just wrote
 	return history{pool: pool, admin: admin, service: postgres.NewPaymentService(pool, pool),
-		processor: postgres.NewPaymentProcessor(pool, postgres.RulesAcquirer{}), log: log}
+		processor: postgres.NewPaymentProcessor(pool, payments.RulesAcquirer{}), log: log}
 }
 
 // pay creates and processes n payments of the merchant; tokens starting

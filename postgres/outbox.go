@@ -6,20 +6,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fintech/payments-platform/payments"
 )
-
-// OutboxEvent is one unsent outbox row.
-type OutboxEvent struct {
-	ID        int64
-	PaymentID string
-	Payload   []byte
-}
-
-// Publisher sends events and returns the ids of those it sent; an event it
-// could not send stays unsent and is tried again later.
-type Publisher interface {
-	Publish(ctx context.Context, events []OutboxEvent) (sent []int64, err error)
-}
 
 // OutboxRelay publishes pending outbox rows. Several relays (one per API
 // task) run at once: each claims its rows with FOR UPDATE SKIP LOCKED, so
@@ -58,7 +47,7 @@ func (r *OutboxRelay) Backlog(ctx context.Context) (Backlog, error) {
 
 // RelayBatch claims up to limit rows, publishes them and marks the published
 // ones sent. It returns how many it sent.
-func (r *OutboxRelay) RelayBatch(ctx context.Context, publisher Publisher, limit int) (int, error) {
+func (r *OutboxRelay) RelayBatch(ctx context.Context, publisher payments.Publisher, limit int) (int, error) {
 	tx, err := r.pool.Begin(ctx)
 	if err != nil {
 		return 0, classify(err)
@@ -69,9 +58,9 @@ func (r *OutboxRelay) RelayBatch(ctx context.Context, publisher Publisher, limit
 	if err != nil {
 		return 0, classify(err)
 	}
-	var events []OutboxEvent
+	var events []payments.OutboxEvent
 	for rows.Next() {
-		var e OutboxEvent
+		var e payments.OutboxEvent
 		if err := rows.Scan(&e.ID, &e.PaymentID, &e.Payload); err != nil {
 			return 0, err
 		}

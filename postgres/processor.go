@@ -142,16 +142,3 @@ func (p *PaymentProcessor) alreadyFinal(ctx context.Context, id string) (payment
 	}
 	return payments.Outcome{Payment: pay, Duplicate: true}, nil
 }
-
-// RulesAcquirer stands in for the external payment network until one is
-// contracted: it declines payment-method tokens that start with
-// "tok_decline" and approves the rest, deterministically per payment.
-type RulesAcquirer struct{}
-
-// Authorize implements payments.Acquirer.
-func (RulesAcquirer) Authorize(_ context.Context, p payments.Payment) (payments.Decision, error) {
-	if len(p.PaymentMethodToken) >= 11 && p.PaymentMethodToken[:11] == "tok_decline" {
-		return payments.Decision{Approved: false, Reason: "declined_by_issuer"}, nil
-	}
-	return payments.Decision{Approved: true}, nil
-}

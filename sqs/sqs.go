@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/fintech/payments-platform/postgres"
+	"github.com/fintech/payments-platform/payments"
 )
 
 // MaxBatch is SQS's SendMessageBatch limit.
@@ -21,17 +21,17 @@ type SendAPI interface {
 	SendMessageBatch(context.Context, *sqs.SendMessageBatchInput, ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 }
 
-// Publisher implements postgres.Publisher with SendMessageBatch.
+// Publisher implements payments.Publisher with SendMessageBatch.
 type Publisher struct {
 	Client   SendAPI
 	QueueURL string
 }
 
-var _ postgres.Publisher = Publisher{}
+var _ payments.Publisher = Publisher{}
 
 // Publish sends events in batches of 10 and returns the ids SQS accepted;
 // entries SQS rejects stay unsent for the next round.
-func (p Publisher) Publish(ctx context.Context, events []postgres.OutboxEvent) ([]int64, error) {
+func (p Publisher) Publish(ctx context.Context, events []payments.OutboxEvent) ([]int64, error) {
 	var sent []int64
 	for start := 0; start < len(events); start += MaxBatch {
 		batch := events[start:min(start+MaxBatch, len(events))]

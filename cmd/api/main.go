@@ -35,6 +35,7 @@ import (
 	"github.com/fintech/payments-platform/emf"
 	apihttp "github.com/fintech/payments-platform/http"
 	"github.com/fintech/payments-platform/metrics"
+	"github.com/fintech/payments-platform/payments"
 	"github.com/fintech/payments-platform/postgres"
 	"github.com/fintech/payments-platform/sqs"
 )
@@ -225,7 +226,7 @@ func run(ctx context.Context, logger *slog.Logger, getenv func(string) string) e
 // relayOutbox publishes the outbox until ctx ends: batches back to back
 // while there is work, a short pause when there is none or SQS or the
 // database fails.
-func relayOutbox(ctx context.Context, relay *postgres.OutboxRelay, publisher postgres.Publisher, logger *slog.Logger) {
+func relayOutbox(ctx context.Context, relay *postgres.OutboxRelay, publisher payments.Publisher, logger *slog.Logger) {
 	for ctx.Err() == nil {
 		n, err := relay.RelayBatch(ctx, publisher, 50)
 		if err != nil && ctx.Err() == nil {

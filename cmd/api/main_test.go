@@ -101,13 +101,13 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 // refusingPublisher is SQS refusing everything: the relay is wedged.
 type refusingPublisher struct{}
 
-func (refusingPublisher) Publish(context.Context, []postgres.OutboxEvent) ([]int64, error) {
+func (refusingPublisher) Publish(context.Context, []payments.OutboxEvent) ([]int64, error) {
 	return nil, errors.New("SQS refuses")
 }
 
 type acceptingPublisher struct{}
 
-func (acceptingPublisher) Publish(_ context.Context, events []postgres.OutboxEvent) ([]int64, error) {
+func (acceptingPublisher) Publish(_ context.Context, events []payments.OutboxEvent) ([]int64, error) {
 	var sent []int64
 	for _, e := range events {
 		sent = append(sent, e.ID)

@@ -67,7 +67,7 @@ func TestLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := postgres.NewPaymentProcessor(pool, postgres.RulesAcquirer{}).Process(ctx, res.Payment.ID, payments.Actor{Credential: "processor", RequestID: "msg-1"}); err != nil {
+	if _, err := postgres.NewPaymentProcessor(pool, payments.RulesAcquirer{}).Process(ctx, res.Payment.ID, payments.Actor{Credential: "processor", RequestID: "msg-1"}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()

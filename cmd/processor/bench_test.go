@@ -73,7 +73,7 @@ func TestProcessorThroughput(t *testing.T) {
 		}
 	})
 	h := handler{
-		processor: postgres.NewPaymentProcessor(f.pool, postgres.RulesAcquirer{}),
+		processor: postgres.NewPaymentProcessor(f.pool, payments.RulesAcquirer{}),
 		metrics:   emf.New(io.Discard, metrics.Namespace, map[string]string{"Environment": "bench"}),
 		log:       slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now,
 	}

@@ -136,7 +136,7 @@ func run(logger *slog.Logger) error {
 		return err
 	}
 	h := handler{
-		processor: postgres.NewPaymentProcessor(pool, postgres.RulesAcquirer{}),
+		processor: postgres.NewPaymentProcessor(pool, payments.RulesAcquirer{}),
 		// EMF on stdout, logs on stderr: both reach CloudWatch Logs.
 		metrics: emf.New(os.Stdout, metrics.Namespace, map[string]string{metrics.DimensionEnvironment: os.Getenv("ENVIRONMENT")}),
 		log:     logger,

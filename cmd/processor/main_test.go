@@ -48,7 +48,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(pool.Close)
 	records := &bytes.Buffer{}
 	return &fixture{pool: pool, service: postgres.NewPaymentService(pool, pool), metrics: records, handler: handler{
-		processor: postgres.NewPaymentProcessor(pool, postgres.RulesAcquirer{}),
+		processor: postgres.NewPaymentProcessor(pool, payments.RulesAcquirer{}),
 		metrics:   emf.New(records, metrics.Namespace, map[string]string{"Environment": "test"}),
 		log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		now:       time.Now,
