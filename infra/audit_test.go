@@ -81,7 +81,10 @@ func TestAnchorsAreLockedAndSigned(t *testing.T) {
 		t.Errorf("signing key %v", key)
 	}
 	// Only the audit function's role may sign: IAM policies elsewhere in
-	// the account cannot grant kms:Sign.
+	// the account cannot grant kms:Sign. The keys stack is created before
+	// the role: KMS refuses a key policy whose Principal does not exist
+	// (MalformedPolicyDocumentException), so the role may only be named in
+	// a condition, the principal being the account.
 	auditRole := cfg.RoleArn(cfg.AuditFunctionName())
 	var actions []string
 	for _, s := range asList(asMap(key["KeyPolicy"])["Statement"]) {
@@ -90,6 +93,9 @@ func TestAnchorsAreLockedAndSigned(t *testing.T) {
 		if slices.Contains(stringsOf(s["Action"]), "kms:Sign") &&
 			jsonOf(asMap(asMap(s["Condition"])["ArnEquals"])["aws:PrincipalArn"]) != `"`+auditRole+`"` {
 			t.Errorf("the signing key lets %s sign: %s", jsonOf(s["Principal"]), jsonOf(s["Condition"]))
+		}
+		if strings.Contains(jsonOf(s["Principal"]), ":role/") {
+			t.Errorf("the signing key's policy names a role as a principal, which must exist before the key: %s", jsonOf(s["Principal"]))
 		}
 	}
 	if !slices.ContainsFunc(appResources("AWS::IAM::Role"), func(r resource) bool { return cfg.RoleArn(fmt.Sprint(r.Properties["RoleName"])) == auditRole }) {
