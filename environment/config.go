@@ -527,3 +527,16 @@ func (c Config) DeployWarnings() []string {
 	}
 	return warnings
 }
+
+// Named is the configuration of the environment with this suffix, every
+// other key at its default: what an operator's command (make audit-verify,
+// redrive-dlq, merchant-onboard) needs to name that environment's
+// resources.
+func Named(suffix string) (Config, error) {
+	return Load(func(key string) any {
+		if key == KeyEnvironmentSuffix {
+			return suffix
+		}
+		return nil
+	}, func(string) string { return "" })
+}

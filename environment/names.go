@@ -153,9 +153,14 @@ func (c Config) RoleArn(name string) string {
 
 // The payment queue's delivery contract, which the stack and the local
 // platform (package local) both set up: a message whose processing fails
-// PaymentMaxReceiveCount times moves to the dead-letter queue, and the
-// processor receives up to PaymentBatchSize messages an invocation.
+// PaymentMaxReceiveCount times moves to the dead-letter queue, the
+// processor receives up to PaymentBatchSize messages an invocation and has
+// ProcessorTimeoutSeconds for it, and a message stays invisible for
+// PaymentVisibilityTimeoutSeconds after it is received: six times the
+// processor's timeout, AWS's guidance for Lambda event sources.
 const (
-	PaymentMaxReceiveCount = 5
-	PaymentBatchSize       = 10
+	PaymentMaxReceiveCount          = 5
+	PaymentBatchSize                = 10
+	ProcessorTimeoutSeconds         = 30
+	PaymentVisibilityTimeoutSeconds = 6 * ProcessorTimeoutSeconds
 )

@@ -44,6 +44,22 @@ func auditObjectLock(production bool) awss3.ObjectLockRetention {
 	return awss3.ObjectLockRetention_Governance(days)
 }
 
+// lockedBucketProps are those of a bucket of audit records (the anchors,
+// the account's trail): a private bucket encrypted with key (with an S3
+// Bucket Key), access-logged into logs under prefix, each object version
+// locked as it is written (auditObjectLock).
+func lockedBucketProps(cfg environment.Config, name string, key awskms.IKey, logs awss3.IBucket, prefix string) *awss3.BucketProps {
+	props := privateBucketProps(cfg, name)
+	props.Encryption = awss3.BucketEncryption_KMS
+	props.EncryptionKey = key
+	props.BucketKeyEnabled = jsii.Bool(true)
+	props.ServerAccessLogsBucket = logs
+	props.ServerAccessLogsPrefix = jsii.String(prefix)
+	props.ObjectLockEnabled = jsii.Bool(true)
+	props.ObjectLockDefaultRetention = auditObjectLock(cfg.Production)
+	return props
+}
+
 // newAnchorBucket creates the bucket the audit function writes the signed
 // anchors of payments' histories to: S3 Object Lock locks each anchor for
 // AuditRetentionDays as it is written, so the database's administrators,
@@ -51,14 +67,7 @@ func auditObjectLock(production bool) awss3.ObjectLockRetention {
 // anchors too. Encrypted with the logs key (anchors are audit records),
 // access-logged like every bucket.
 func newAnchorBucket(scope constructs.Construct, cfg environment.Config, key awskms.IKey, logs awss3.IBucket) awss3.Bucket {
-	props := privateBucketProps(cfg, cfg.BucketName("audit", cfg.Region))
-	props.Encryption = awss3.BucketEncryption_KMS
-	props.EncryptionKey = key
-	props.BucketKeyEnabled = jsii.Bool(true)
-	props.ServerAccessLogsBucket = logs
-	props.ServerAccessLogsPrefix = jsii.String("s3/audit/")
-	props.ObjectLockEnabled = jsii.Bool(true)
-	props.ObjectLockDefaultRetention = auditObjectLock(cfg.Production)
+	props := lockedBucketProps(cfg, cfg.BucketName("audit", cfg.Region), key, logs, "s3/audit/")
 	// Anchors are never overwritten (the function writes with
 	// If-None-Match) and are small: nothing to tier or expire within the
 	// retention.
@@ -117,13 +126,6 @@ type AuditorProps struct {
 func NewAuditor(scope constructs.Construct, id string, props *AuditorProps) *GoFunction {
 	cfg := props.Config
 	bucketArn := "arn:aws:s3:::" + cfg.BucketName("audit", cfg.Region)
-	statement := func(sid string, actions []string, resources []string, conditions map[string]any) awsiam.PolicyStatement {
-		p := &awsiam.PolicyStatementProps{Sid: jsii.String(sid), Actions: jsii.Strings(actions...), Resources: jsii.Strings(resources...)}
-		if conditions != nil {
-			p.Conditions = &conditions
-		}
-		return awsiam.NewPolicyStatement(p)
-	}
 	// The function's and the scheduler's policies name the function, not
 	// its ARN attribute, so that they do not wait for it.
 	functionArn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", cfg.Region, cfg.Account, cfg.AuditFunctionName())

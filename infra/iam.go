@@ -63,3 +63,13 @@ func (r *ServiceRole) UsedBy(consumers ...constructs.IConstruct) {
 		c.Node().AddDependency(r.Policy)
 	}
 }
+
+// statement is an allow statement of named actions on named resources,
+// under conditions (nil for none).
+func statement(sid string, actions []string, resources []string, conditions map[string]any) awsiam.PolicyStatement {
+	p := &awsiam.PolicyStatementProps{Sid: jsii.String(sid), Actions: jsii.Strings(actions...), Resources: jsii.Strings(resources...)}
+	if conditions != nil {
+		p.Conditions = &conditions
+	}
+	return awsiam.NewPolicyStatement(p)
+}

@@ -39,13 +39,6 @@ func NewMerchantKeys(scope constructs.Construct, id string, props *MerchantKeysP
 	tagKeys := []string{environment.TagEnvironment, environment.TagMerchant}
 	ourTag := map[string]any{"aws:RequestTag/" + environment.TagEnvironment: cfg.EnvironmentSuffix}
 	secretsKey := *props.Keys.Secrets.KeyArn()
-	statement := func(sid string, actions []string, resources []string, conditions map[string]any) awsiam.PolicyStatement {
-		p := &awsiam.PolicyStatementProps{Sid: jsii.String(sid), Actions: jsii.Strings(actions...), Resources: jsii.Strings(resources...)}
-		if conditions != nil {
-			p.Conditions = &conditions
-		}
-		return awsiam.NewPolicyStatement(p)
-	}
 	fn := NewGoFunction(scope, id, &GoFunctionProps{
 		Config: cfg, SourceRoot: props.SourceRoot, Package: "./cmd/merchantkeys", Name: "merchant-keys",
 		Description:      "Onboards, rotates (Secrets Manager, every 30 days) and offboards merchants' API keys; the only writer of the merchant registry",

@@ -14,11 +14,9 @@ import (
 	"github.com/fintech/payments-platform/environment"
 )
 
-// Processing sizes. The visibility timeout is six times the processor's
-// timeout (AWS's guidance for Lambda event sources), and a message that
-// fails maxReceiveCount times moves to the dead-letter queue.
+// Processing sizes (the queue's delivery contract is environment's).
 const (
-	processorTimeoutSeconds = 30
+	processorTimeoutSeconds = environment.ProcessorTimeoutSeconds
 	maxReceiveCount         = environment.PaymentMaxReceiveCount
 	// processorMaxConcurrency bounds the concurrent invocations SQS starts,
 	// and so the processor's database connections (4 per environment).
@@ -53,7 +51,7 @@ func NewQueues(scope constructs.Construct, id string, cfg environment.Config, ke
 		DataKeyReuse:           awscdk.Duration_Minutes(jsii.Number(5)),
 		EnforceSSL:             jsii.Bool(true),
 		ReceiveMessageWaitTime: awscdk.Duration_Seconds(jsii.Number(20)), // long polling
-		VisibilityTimeout:      awscdk.Duration_Seconds(jsii.Number(6 * processorTimeoutSeconds)),
+		VisibilityTimeout:      awscdk.Duration_Seconds(jsii.Number(environment.PaymentVisibilityTimeoutSeconds)),
 		RetentionPeriod:        awscdk.Duration_Days(jsii.Number(4)),
 		DeadLetterQueue:        &awssqs.DeadLetterQueue{Queue: q.DeadLetter, MaxReceiveCount: jsii.Number(maxReceiveCount)},
 		RemovalPolicy:          removalPolicy(cfg),

@@ -147,15 +147,8 @@ func NewAccountAudit(scope constructs.Construct, id string, cfg environment.Conf
 		}}),
 	})
 
-	props := privateBucketProps(cfg, bucketName)
+	props := lockedBucketProps(cfg, bucketName, a.Key, accessLogs, "s3/trail/")
 	props.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
-	props.Encryption = awss3.BucketEncryption_KMS
-	props.EncryptionKey = a.Key
-	props.BucketKeyEnabled = jsii.Bool(true)
-	props.ServerAccessLogsBucket = accessLogs
-	props.ServerAccessLogsPrefix = jsii.String("s3/trail/")
-	props.ObjectLockEnabled = jsii.Bool(true)
-	props.ObjectLockDefaultRetention = auditObjectLock(cfg.Production)
 	props.LifecycleRules = &[]*awss3.LifecycleRule{{
 		Id:                                  jsii.String("archive-then-expire-after-retention"),
 		Transitions:                         &[]*awss3.Transition{{StorageClass: awss3.StorageClass_GLACIER_INSTANT_RETRIEVAL(), TransitionAfter: awscdk.Duration_Days(jsii.Number(90))}},

@@ -44,6 +44,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/fintech/payments-platform/environment"
 	"github.com/fintech/payments-platform/gateway"
 	"github.com/fintech/payments-platform/postgres"
 	"github.com/fintech/payments-platform/postgres/pgtest"
@@ -77,9 +78,9 @@ type Options struct {
 	// APIAddr is where the API listens (default 127.0.0.1:8080; port 0
 	// for any free port).
 	APIAddr string
-	// VisibilityTimeout is the queue's (default 180 s, the stack's: six
-	// times the processor's 30 s timeout): how long a message whose
-	// invocation failed waits before it is delivered again.
+	// VisibilityTimeout is the queue's (default the stack's,
+	// environment.PaymentVisibilityTimeoutSeconds): how long a message
+	// whose invocation failed waits before it is delivered again.
 	VisibilityTimeout time.Duration
 	// Log receives the components' output (default: discarded).
 	Log io.Writer
@@ -113,7 +114,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		opts.APIAddr = "127.0.0.1:8080"
 	}
 	if opts.VisibilityTimeout == 0 {
-		opts.VisibilityTimeout = 180 * time.Second
+		opts.VisibilityTimeout = environment.PaymentVisibilityTimeoutSeconds * time.Second
 	}
 	if opts.Log == nil {
 		opts.Log = io.Discard
@@ -229,7 +230,7 @@ func (p *Platform) StartProcessor(ctx context.Context) error {
 	}
 	proc, err := startProcess(p.opts.Log, "processor", filepath.Join(p.bin, "aws-lambda-rie"),
 		[]string{"--runtime-interface-emulator-address", emulator, "--runtime-api-address", runtimeAPI, filepath.Join(p.bin, "processor")},
-		append(p.awsEnv(), "DATABASE_URL="+p.AppDSN(), "ENVIRONMENT=local", "AWS_LAMBDA_FUNCTION_TIMEOUT=30", "LOG_LEVEL=warn"))
+		append(p.awsEnv(), "DATABASE_URL="+p.AppDSN(), "ENVIRONMENT=local", "AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(environment.ProcessorTimeoutSeconds), "LOG_LEVEL=warn"))
 	if err != nil {
 		return err
 	}

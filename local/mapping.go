@@ -5,7 +5,6 @@ package local
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -152,5 +151,3 @@ func pause(ctx context.Context, d time.Duration) {
 	case <-time.After(d):
 	}
 }
-
-func statFile(path string) (os.FileInfo, error) { return os.Stat(path) }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -41,7 +42,7 @@ func (p *Platform) startQueue(ctx context.Context) error {
 	app := filepath.Join(p.opts.Root, "tools", "localsqs", "node_modules", "fauxqs", "dist", "app.js")
 	node := filepath.Join(p.opts.Root, "node_modules", "node", "bin", "node")
 	for _, path := range []string{node, app} {
-		if _, err := statFile(path); err != nil {
+		if _, err := os.Stat(path); err != nil {
 			return fmt.Errorf("local: %s is missing: make run installs it (npm ci, npm ci --prefix tools/localsqs)", path)
 		}
 	}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -74,4 +75,17 @@ func NewPool(ctx context.Context, c PoolConfig) (*pgxpool.Pool, error) {
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	cfg.HealthCheckPeriod = 15 * time.Second
 	return pgxpool.NewWithConfig(ctx, cfg)
+}
+
+// IAMPoolConfig is the pool of a function the stack configures:
+// DATABASE_WRITER_HOST, DATABASE_PORT, DATABASE_NAME and DATABASE_USER
+// from getenv (infra sets them), IAM authentication signed with creds.
+func IAMPoolConfig(getenv func(string) string, region string, creds aws.CredentialsProvider, maxConns int32) (PoolConfig, error) {
+	port, err := strconv.Atoi(getenv("DATABASE_PORT"))
+	c := PoolConfig{Host: getenv("DATABASE_WRITER_HOST"), Port: port, Database: getenv("DATABASE_NAME"), User: getenv("DATABASE_USER"),
+		Region: region, Credentials: creds, MaxConns: maxConns}
+	if err != nil || c.Host == "" || c.Database == "" || c.User == "" {
+		return c, errors.New("DATABASE_WRITER_HOST, DATABASE_PORT, DATABASE_NAME and DATABASE_USER are required")
+	}
+	return c, nil
 }

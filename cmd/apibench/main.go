@@ -506,14 +506,6 @@ func raiseFileLimit(n int) error {
 // backends of finished pgbench runs, added to the postmaster's when it
 // reaps them) and those still running (checkpointer, WAL writer, …).
 func serverCPU(postmaster int) (time.Duration, error) {
-	fields := func(pid string) ([]string, error) {
-		b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
-		if err != nil {
-			return nil, err
-		}
-		// The command name is in parentheses and may hold spaces.
-		return strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:])), nil
-	}
 	ticks := func(f []string, from, to int) (n int64) {
 		for i := from; i <= to; i++ { // utime, stime, cutime, cstime: stat's fields 14-17, 11-14 after the name
 			v, _ := strconv.ParseInt(f[i], 10, 64)
@@ -521,7 +513,7 @@ func serverCPU(postmaster int) (time.Duration, error) {
 		}
 		return n
 	}
-	f, err := fields(strconv.Itoa(postmaster))
+	f, err := procStat(strconv.Itoa(postmaster))
 	if err != nil {
 		return 0, err
 	}
@@ -534,18 +526,28 @@ func serverCPU(postmaster int) (time.Duration, error) {
 		if _, err := strconv.Atoi(p.Name()); err != nil {
 			continue
 		}
-		if f, err := fields(p.Name()); err == nil && f[1] == strconv.Itoa(postmaster) {
+		if f, err := procStat(p.Name()); err == nil && f[1] == strconv.Itoa(postmaster) {
 			total += ticks(f, 11, 12)
 		}
 	}
 	return time.Duration(total) * time.Second / 100, nil // USER_HZ is 100 on Linux
 }
 
+// procStat is a process's /proc/<pid>/stat after its command name (which
+// is in parentheses and may hold spaces): state, parent, ….
+func procStat(pid string) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:])), nil
+}
+
 // parentOf is a process's parent.
 func parentOf(pid int) (int, error) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	f, err := procStat(strconv.Itoa(pid))
 	if err != nil {
 		return 0, err
 	}
-	return strconv.Atoi(strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))[1])
+	return strconv.Atoi(f[1])
 }

@@ -32,7 +32,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -162,19 +161,19 @@ func main() {
 // serve runs as the function, configured by its environment.
 func serve(logger *slog.Logger) error {
 	get := os.Getenv
-	port, err := strconv.Atoi(get("DATABASE_PORT"))
-	if err != nil || get("DATABASE_WRITER_HOST") == "" || get("ANCHOR_BUCKET") == "" || get("SIGNING_KEY_ARN") == "" {
-		return errors.New("DATABASE_WRITER_HOST, DATABASE_PORT, ANCHOR_BUCKET and SIGNING_KEY_ARN are required")
+	if get("ANCHOR_BUCKET") == "" || get("SIGNING_KEY_ARN") == "" {
+		return errors.New("ANCHOR_BUCKET and SIGNING_KEY_ARN are required")
 	}
 	ctx := context.Background()
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return err
 	}
-	pool, err := postgres.NewPool(ctx, postgres.PoolConfig{
-		Host: get("DATABASE_WRITER_HOST"), Port: port, Database: get("DATABASE_NAME"), User: get("DATABASE_USER"),
-		Region: awsCfg.Region, Credentials: awsCfg.Credentials, MaxConns: 2,
-	})
+	poolCfg, err := postgres.IAMPoolConfig(get, awsCfg.Region, awsCfg.Credentials, 2)
+	if err != nil {
+		return err
+	}
+	pool, err := postgres.NewPool(ctx, poolCfg)
 	if err != nil {
 		return err
 	}
@@ -256,12 +255,7 @@ func run(ctx context.Context, args []string, out io.Writer, logger *slog.Logger,
 			return err
 		}
 	case *env != "":
-		cfg, err := environment.Load(func(key string) any {
-			if key == environment.KeyEnvironmentSuffix {
-				return *env
-			}
-			return nil
-		}, func(string) string { return "" })
+		cfg, err := environment.Named(*env)
 		if err != nil {
 			return err
 		}

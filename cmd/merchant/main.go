@@ -99,17 +99,12 @@ func run(ctx context.Context, args []string, out io.Writer, connect func(context
 	if !slices.Contains([]string{merchantadmin.Onboard, merchantadmin.Offboard, merchantadmin.List}, command) {
 		return fmt.Errorf("unknown command %q; %s", command, usage)
 	}
-	cfg, err := environment.Load(func(key string) any {
-		if key == environment.KeyEnvironmentSuffix && *env != "" {
-			return *env
-		}
-		return nil
-	}, func(string) string { return "" })
-	if err != nil {
-		return err
-	}
 	if *env == "" {
 		return errors.New("-env is required: the suffix of the environment, e.g. pr123")
+	}
+	cfg, err := environment.Named(*env)
+	if err != nil {
+		return err
 	}
 	req := merchantadmin.Request{Action: command, MerchantID: *id, Reader: *reader}
 	if command == merchantadmin.Onboard {

@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/cfn"
@@ -181,9 +180,8 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	port, err := strconv.Atoi(get("DATABASE_PORT"))
-	if err != nil || get("USAGE_PLAN_ID") == "" || get("SECRETS_KEY_ARN") == "" || get("DATABASE_WRITER_HOST") == "" || get("DATABASE_USER") == "" {
-		return errors.New("USAGE_PLAN_ID, SECRETS_KEY_ARN, DATABASE_WRITER_HOST, DATABASE_PORT and DATABASE_USER are required")
+	if get("USAGE_PLAN_ID") == "" || get("SECRETS_KEY_ARN") == "" {
+		return errors.New("USAGE_PLAN_ID and SECRETS_KEY_ARN are required")
 	}
 	ctx := context.Background()
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
@@ -192,10 +190,11 @@ func run(logger *slog.Logger) error {
 	}
 	// The pool connects on first use, as the registrar role with IAM
 	// authentication.
-	pool, err := postgres.NewPool(ctx, postgres.PoolConfig{
-		Host: get("DATABASE_WRITER_HOST"), Port: port, Database: get("DATABASE_NAME"), User: get("DATABASE_USER"),
-		Region: awsCfg.Region, Credentials: awsCfg.Credentials, MaxConns: 2,
-	})
+	poolCfg, err := postgres.IAMPoolConfig(get, awsCfg.Region, awsCfg.Credentials, 2)
+	if err != nil {
+		return err
+	}
+	pool, err := postgres.NewPool(ctx, poolCfg)
 	if err != nil {
 		return err
 	}

@@ -68,12 +68,7 @@ func run(ctx context.Context, args []string, out io.Writer, client func(context.
 	if *rate < 1 || *rate > 500 {
 		return fmt.Errorf("-rate %d: use 1-500 messages per second", *rate)
 	}
-	cfg, err := environment.Load(func(key string) any {
-		if key == environment.KeyEnvironmentSuffix {
-			return *env
-		}
-		return nil
-	}, func(string) string { return "" })
+	cfg, err := environment.Named(*env)
 	if err != nil {
 		return err
 	}
