@@ -490,6 +490,20 @@ func TestRotation(t *testing.T) {
 		f.onboard(t, "acme", pemText, "")
 		return f, cert
 	}
+	// pendingThroughSetSecret is acme's key rotation run to its
+	// testSecret step: version v1 pending, createSecret and setSecret done.
+	pendingThroughSetSecret := func(t *testing.T) (fixture, *fakeSecret) {
+		t.Helper()
+		f, _ := onboarded(t)
+		s, _ := f.secrets.get("payments/t/merchants/acme/api-key")
+		s.stages["v1"] = []string{stagePending}
+		for _, step := range steps[:2] {
+			if err := f.step("v1", s.arn, step); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return f, s
+	}
 
 	t.Run("EveryStepIsIdempotent", func(t *testing.T) {
 		f, _ := onboarded(t)
@@ -561,14 +575,7 @@ func TestRotation(t *testing.T) {
 	})
 
 	t.Run("ErrTestSecretCatchesAWrongValue", func(t *testing.T) {
-		f, _ := onboarded(t)
-		s, _ := f.secrets.get("payments/t/merchants/acme/api-key")
-		s.stages["v1"] = []string{stagePending}
-		for _, step := range steps[:2] {
-			if err := f.step("v1", s.arn, step); err != nil {
-				t.Fatal(err)
-			}
-		}
+		f, s := pendingThroughSetSecret(t)
 		f.gateway.keys[len(f.gateway.keys)-1].Value = aws.String("tampered-value-0123456789")
 		if err := f.step("v1", s.arn, "testSecret"); err == nil || !strings.Contains(err.Error(), "does not hold the pending value") {
 			t.Fatalf("got %v", err)
@@ -576,14 +583,7 @@ func TestRotation(t *testing.T) {
 	})
 
 	t.Run("ErrTestSecretCatchesAnUnregisteredKey", func(t *testing.T) {
-		f, _ := onboarded(t)
-		s, _ := f.secrets.get("payments/t/merchants/acme/api-key")
-		s.stages["v1"] = []string{stagePending}
-		for _, step := range steps[:2] {
-			if err := f.step("v1", s.arn, step); err != nil {
-				t.Fatal(err)
-			}
-		}
+		f, s := pendingThroughSetSecret(t)
 		if _, err := f.registry.RetainAPIKeys(ctx, "acme", nil); err != nil {
 			t.Fatal(err)
 		}
@@ -706,3 +706,4 @@ func TestUnqualified(t *testing.T) {
 		}
 	}
 }
+
