@@ -17,6 +17,7 @@ COPY metrics/ metrics/
 COPY gateway/ gateway/
 COPY openapi/ openapi/
 COPY audit/ audit/
+COPY database/ database/
 COPY cmd/api/ cmd/api/
 # `go build` fetches only the modules cmd/api imports (go.mod also lists the
 # CDK's, which the image never needs).

@@ -18,7 +18,7 @@ ENV_STACKS = 'Payments*-$(ENV)'
 
 # Go package roots (`./...` would descend into node_modules, which ships Go
 # template files of `cdk init`).
-GO_PACKAGES := ./cmd/... ./environment/... ./metrics/... ./gateway/... ./openapi/... ./merchantadmin/... ./audit/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/... ./diagram/... ./assembly/... ./cost/... ./local/... ./e2e/...
+GO_PACKAGES := ./cmd/... ./environment/... ./database/... ./metrics/... ./gateway/... ./openapi/... ./merchantadmin/... ./audit/... ./infra/... ./postgres/... ./payments/... ./http/... ./emf/... ./sqs/... ./test/... ./diagram/... ./assembly/... ./cost/... ./local/... ./e2e/...
 
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # No update checks or telemetry from the CLI: synth must not need a network.
@@ -126,7 +126,7 @@ bootstrap: deps ## bootstrap the CDK toolkit in every environment the app uses (
 	cdk bootstrap --no-notices $(CDK_FLAGS)
 
 .PHONY: account-setup
-account-setup: deps ## once per account and region, like bootstrap: API Gateway's CloudWatch role; CONTEXT="-c auditTrail=true" adds the account's trail (README, Audit trail; needs AWS credentials)
+account-setup: deps ## once per account and region, like bootstrap: API Gateway's CloudWatch role; CONTEXT="-c auditTrail=true" adds the account's trail (docs/AUDIT.md; needs AWS credentials)
 	cdk deploy PaymentsAccount --no-notices --require-approval never $(CDK_FLAGS)
 
 # Synthesizes with the target account's lookups (read-only), then checks the
@@ -151,7 +151,7 @@ redrive-dlq: ## move ENV's dead-letter queue back to its payment queue once the 
 	go run ./cmd/redrive -env $(ENV) -wait
 
 .PHONY: audit-verify
-audit-verify: ## verify ENV's payment histories and their signed anchors; prints the first broken links (README, Audit trail; needs AWS credentials)
+audit-verify: ## verify ENV's payment histories and their signed anchors; prints the first broken links (docs/AUDIT.md; needs AWS credentials)
 	go run ./cmd/audit verify -env $(ENV)
 
 .PHONY: payment-history
@@ -167,7 +167,7 @@ CERT ?= certs/merchants/$(MERCHANT).pem
 READER ?=
 
 .PHONY: merchant-onboard
-merchant-onboard: ## onboard MERCHANT in ENV: register its certificate, create its rotated API key (README, Merchants; needs AWS credentials)
+merchant-onboard: ## onboard MERCHANT in ENV: register its certificate, create its rotated API key (docs/FRONT-DOOR.md, Merchants; needs AWS credentials)
 	@test -n "$(MERCHANT)" || { echo "set MERCHANT=<id>"; exit 1; }
 	@test -f "$(CERT)" || go run ./cmd/devcerts -merchant $(MERCHANT)
 	go run ./cmd/merchant onboard -env $(ENV) -id $(MERCHANT) -cert $(CERT) $(if $(READER),-reader $(READER)) -wait

@@ -80,6 +80,9 @@ type Config struct {
 	// Production turns on deletion protection, retained data and production
 	// sizes. Default false: every resource is destroyable and small.
 	Production bool
+	// Posture is what Production decides (PostureOf): the constructs read
+	// it, never Production itself.
+	Posture Posture
 	// VpcCidr is the VPC's IPv4 range, a private /16. It is a literal (not the
 	// VPC's CidrBlock token) so that security-group rules built from it can be
 	// evaluated by cdk-nag. Default "10.40.0.0/16".
@@ -237,20 +240,13 @@ func Load(context func(key string) any, getenv func(string) string) (Config, err
 		*flag.value = on
 	}
 
-	defaultClass, defaultRetention := "t4g.medium", 365
-	if cfg.Production {
-		defaultClass, defaultRetention = "r7g.large", 2557
-	}
-	cfg.DBInstanceClass = str(KeyDBInstanceClass, defaultClass)
-	retention, retentionErr := contextInt(context(KeyDocumentVersionRetentionDays), defaultRetention)
+	cfg.Posture = PostureOf(cfg.Production)
+	cfg.DBInstanceClass = str(KeyDBInstanceClass, cfg.Posture.DBInstanceClass)
+	retention, retentionErr := contextInt(context(KeyDocumentVersionRetentionDays), cfg.Posture.DocumentVersionRetentionDays)
 	cfg.DocumentVersionRetentionDays = retention
 
-	defaultCPU, defaultMemory := 512, 1024
-	if cfg.Production {
-		defaultCPU, defaultMemory = 1024, 2048
-	}
-	cpu, cpuErr := contextInt(context(KeyAPITaskCPU), defaultCPU)
-	memory, memoryErr := contextInt(context(KeyAPITaskMemory), defaultMemory)
+	cpu, cpuErr := contextInt(context(KeyAPITaskCPU), cfg.Posture.APITaskCPU)
+	memory, memoryErr := contextInt(context(KeyAPITaskMemory), cfg.Posture.APITaskMemory)
 	cfg.APITaskCPU, cfg.APITaskMemory = cpu, memory
 	burst, burstErr := contextInt(context(KeyAPIBurstLimit), 2000)
 	cfg.APIBurstLimit = burst
@@ -283,7 +279,7 @@ func Load(context func(key string) any, getenv func(string) string) (Config, err
 		{cfg.HostedZoneName != "" && !inZone(cfg.DomainName, cfg.HostedZoneName), KeyHostedZoneName, fmt.Sprintf(
 			"%q does not contain domainName %q: use the zone that holds the domain", cfg.HostedZoneName, cfg.DomainName)},
 		{context(KeyAPIKeySecretArn) != nil, KeyAPIKeySecretArn,
-			"is no longer read: every API key belongs to a merchant now, each in its own rotated secret; onboard one with make merchant-onboard (README, Merchants)"},
+			"is no longer read: every API key belongs to a merchant now, each in its own rotated secret; onboard one with make merchant-onboard (docs/FRONT-DOOR.md, Merchants)"},
 		{cfg.APICertificateArn != "" && !validRegionalArn(certificateArnPattern, cfg.APICertificateArn, cfg.Account), KeyAPICertificateArn, fmt.Sprintf(
 			"%q is not an ACM certificate ARN in %s and account %s: use arn:aws:acm:%s:<account>:certificate/<id> of an issued certificate for %s",
 			cfg.APICertificateArn, PrimaryRegion, cfg.Account, PrimaryRegion, cfg.HostName("api"))},

@@ -112,7 +112,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"ErrDomainOutsideZone", map[string]any{"hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.org"},
 			`context "hostedZoneName": "example.org" does not contain domainName "payments.example.com": use the zone that holds the domain`},
 		{"ErrRemovedAPIKeySecretArn", map[string]any{"apiKeySecretArn": "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:payments/api-key-AbCdEf"},
-			`context "apiKeySecretArn": is no longer read: every API key belongs to a merchant now, each in its own rotated secret; onboard one with make merchant-onboard (README, Merchants)`},
+			`context "apiKeySecretArn": is no longer read: every API key belongs to a merchant now, each in its own rotated secret; onboard one with make merchant-onboard (docs/FRONT-DOOR.md, Merchants)`},
 		{"ErrAPICertificateArn", map[string]any{"apiCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"},
 			`context "apiCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012" is not an ACM certificate ARN in ap-southeast-1 and account 123456789012: use arn:aws:acm:ap-southeast-1:<account>:certificate/<id> of an issued certificate for api.dev.payments.example.com`},
 		{"ErrALBCertificateArn", map[string]any{"albCertificateArn": "arn:aws:acm:ap-southeast-1:123456789012:certificate/not-an-id", "production": true},

@@ -72,7 +72,7 @@ func (c Config) KeyAlias(domain string) string {
 // production, "<service>.<suffix>.<domainName>" elsewhere, so that PR
 // environments sharing a domain never claim the same name.
 func (c Config) HostName(service string) string {
-	if c.Production {
+	if c.Posture.BareHostNames {
 		return service + "." + c.DomainName
 	}
 	return service + "." + c.EnvironmentSuffix + "." + c.DomainName
@@ -157,8 +157,12 @@ func (c Config) RoleArn(name string) string {
 // processor receives up to PaymentBatchSize messages an invocation and has
 // ProcessorTimeoutSeconds for it, and a message stays invisible for
 // PaymentVisibilityTimeoutSeconds after it is received: six times the
-// processor's timeout, AWS's guidance for Lambda event sources.
+// processor's timeout, AWS's guidance for Lambda event sources. SQS starts
+// at most ProcessorMaxConcurrency invocations at once (the event source's
+// MaximumConcurrency), which bounds the processor's database connections;
+// production reserves twice that (Posture), room for SQS's scaling above it.
 const (
+	ProcessorMaxConcurrency         = 5
 	PaymentMaxReceiveCount          = 5
 	PaymentBatchSize                = 10
 	ProcessorTimeoutSeconds         = 30

@@ -59,7 +59,6 @@ type PaymentsAPIProps struct {
 type PaymentsAPI struct {
 	constructs.Construct
 	RestAPI      apigw.RestApi
-	Domain       apigw.DomainName
 	UsagePlan    apigw.UsagePlan
 	MerchantKeys *GoFunction
 	AccessLogs   awslogs.LogGroup
@@ -117,7 +116,7 @@ func NewPaymentsAPI(scope constructs.Construct, id string, props *PaymentsAPIPro
 	a.MerchantKeys = NewMerchantKeys(this, "MerchantKeys", &MerchantKeysProps{
 		Config: cfg, Network: props.Network, Keys: props.Keys, Database: props.Database, UsagePlan: a.UsagePlan, SourceRoot: props.SourceRoot,
 	})
-	a.Truststore, a.Domain = mtlsDomain(this, cfg, props, a.RestAPI)
+	a.Truststore = mtlsDomain(this, cfg, props, a.RestAPI)
 	keepVpcLinkActive(this, cfg, a.RestAPI, documentMethod)
 
 	awscdk.NewCfnOutput(scope, jsii.String("ApiEndpoint"), &awscdk.CfnOutputProps{
@@ -398,7 +397,7 @@ func newUsagePlan(cfg environment.Config, api apigw.RestApi) apigw.UsagePlan {
 
 // mtlsDomain creates the truststore bucket and object, the regional custom
 // domain with mutual TLS, the base path mapping and the DNS alias.
-func mtlsDomain(scope constructs.Construct, cfg environment.Config, props *PaymentsAPIProps, api apigw.RestApi) (awss3.Bucket, apigw.DomainName) {
+func mtlsDomain(scope constructs.Construct, cfg environment.Config, props *PaymentsAPIProps, api apigw.RestApi) awss3.Bucket {
 	bucketName := cfg.BucketName("mtls", cfg.Region)
 	bucketProps := privateBucketProps(cfg, bucketName)
 	bucketProps.Encryption = awss3.BucketEncryption_S3_MANAGED
@@ -454,7 +453,7 @@ func mtlsDomain(scope constructs.Construct, cfg environment.Config, props *Payme
 		Value:       domain.DomainNameAliasDomainName(),
 		Description: jsii.String("The regional name " + cfg.HostName("api") + " must point at (the stack creates the alias record when a hosted zone is configured)"),
 	})
-	return bucket, domain
+	return bucket
 }
 
 // suppressAPIFindings holds the accepted cdk-nag findings of the API.
@@ -477,7 +476,7 @@ func suppressAPIFindings(a *PaymentsAPI) {
 	suppress(a.Truststore, true, slices.Concat(
 		because("The truststore is rebuilt from the repository's configuration by every deployment; a replica would hold nothing that cannot be recreated.",
 			"NIST.800.53.R5-S3BucketReplicationEnabled", "PCI.DSS.321-S3BucketReplicationEnabled"),
-		because("The truststore holds only public CA certificates; SSE-S3 keeps API Gateway's read of it independent of key policies (see the README on truststore encryption).",
+		because("The truststore holds only public CA certificates; SSE-S3 keeps API Gateway's read of it independent of key policies (docs/FRONT-DOOR.md, truststore encryption).",
 			"NIST.800.53.R5-S3DefaultEncryptionKMS", "PCI.DSS.321-S3DefaultEncryptionKMS"),
 	)...)
 }

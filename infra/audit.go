@@ -2,7 +2,6 @@ package infra
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -14,6 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fintech/payments-platform/audit"
+	"github.com/fintech/payments-platform/database"
 	"github.com/fintech/payments-platform/environment"
 )
 
@@ -36,9 +36,9 @@ const (
 // governance mode elsewhere, which only a principal allowed
 // s3:BypassGovernanceRetention can bypass, so that a PR environment can
 // still be destroyed (its bucket cleaner has that permission).
-func auditObjectLock(production bool) awss3.ObjectLockRetention {
+func auditObjectLock(compliance bool) awss3.ObjectLockRetention {
 	days := awscdk.Duration_Days(jsii.Number(AuditRetentionDays))
-	if production {
+	if compliance {
 		return awss3.ObjectLockRetention_Compliance(days)
 	}
 	return awss3.ObjectLockRetention_Governance(days)
@@ -56,7 +56,7 @@ func lockedBucketProps(cfg environment.Config, name string, key awskms.IKey, log
 	props.ServerAccessLogsBucket = logs
 	props.ServerAccessLogsPrefix = jsii.String(prefix)
 	props.ObjectLockEnabled = jsii.Bool(true)
-	props.ObjectLockDefaultRetention = auditObjectLock(cfg.Production)
+	props.ObjectLockDefaultRetention = auditObjectLock(cfg.Posture.ComplianceLock)
 	return props
 }
 
@@ -136,14 +136,12 @@ func NewAuditor(scope constructs.Construct, id string, props *AuditorProps) *GoF
 		Timeout: awscdk.Duration_Minutes(jsii.Number(15)), MemorySize: 512,
 		ConcurrencyBound: "EventBridge Scheduler invokes it once an hour and once a day; operators invoke it by hand.",
 		Vpc:              props.Network.Vpc, Subnets: props.Network.PrivateSubnets(), LogsKey: props.Keys.Logs, EnvironmentKey: props.Keys.Secrets,
-		Environment: map[string]string{
-			"ENVIRONMENT_SUFFIX":   cfg.EnvironmentSuffix,
-			"DATABASE_WRITER_HOST": *props.Database.Cluster.ClusterEndpoint().Hostname(), "DATABASE_PORT": strconv.Itoa(DatabasePort),
-			"DATABASE_NAME": DatabaseName, "DATABASE_USER": AuditorDatabaseRole,
-			"ANCHOR_BUCKET": cfg.BucketName("audit", cfg.Region), "SIGNING_KEY_ARN": *props.Keys.Signing.KeyArn(),
-		},
+		Environment: props.Database.Environment(database.AuditorRole, map[string]string{
+			"ENVIRONMENT_SUFFIX": cfg.EnvironmentSuffix,
+			"ANCHOR_BUCKET":      cfg.BucketName("audit", cfg.Region), "SIGNING_KEY_ARN": *props.Keys.Signing.KeyArn(),
+		}),
 		Statements: []awsiam.PolicyStatement{
-			statement("ConnectAsAuditor", []string{"rds-db:connect"}, []string{*props.Database.ConnectArnOf(AuditorDatabaseRole)}, nil),
+			statement("ConnectAsAuditor", []string{"rds-db:connect"}, []string{*props.Database.ConnectArnOf(database.AuditorRole)}, nil),
 			// Unconditional: without s3:ListBucket on the bucket, S3 answers
 			// a read of a missing key (the hint, before the first anchor)
 			// with 403 rather than 404, and anchoring would never start.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fintech/payments-platform/database"
 	"github.com/fintech/payments-platform/environment"
 	"github.com/fintech/payments-platform/infra"
 )
@@ -141,7 +142,7 @@ func TestAuditFunctionMayOnlyReadSignAndAdd(t *testing.T) {
 		}
 	}
 	env := asMap(asMap(fn.Properties["Environment"])["Variables"])
-	if env["DATABASE_USER"] != infra.AuditorDatabaseRole || env["ANCHOR_BUCKET"] != cfg.BucketName("audit", cfg.Region) ||
+	if env["DATABASE_USER"] != database.AuditorRole || env["ANCHOR_BUCKET"] != cfg.BucketName("audit", cfg.Region) ||
 		env["SIGNING_KEY_ARN"] == nil || env["DATABASE_WRITER_HOST"] == nil || fn.Properties["VpcConfig"] == nil {
 		t.Fatalf("audit function %s: %v", fn, fn.Properties)
 	}
@@ -163,7 +164,7 @@ func TestAuditFunctionMayOnlyReadSignAndAdd(t *testing.T) {
 		resources := jsonOf(s["Resource"])
 		switch s["Sid"] {
 		case "ConnectAsAuditor":
-			if !strings.Contains(resources, "/"+infra.AuditorDatabaseRole) {
+			if !strings.Contains(resources, "/"+database.AuditorRole) {
 				t.Errorf("connects as %s", resources)
 			}
 		case "ListAnchors":

@@ -3,9 +3,8 @@ package infra
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
-	"path/filepath"
-	"sort"
+	"io/fs"
+	"maps"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -17,25 +16,10 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/fintech/payments-platform/database"
 	"github.com/fintech/payments-platform/environment"
+	"github.com/fintech/payments-platform/postgres/migrations"
 )
-
-// The PostgreSQL roles the workloads connect as, each with an IAM
-// authentication token (rds_iam) and no password: AppDatabaseRole for the
-// services, RegistrarDatabaseRole for the merchant-key manager, which
-// alone writes the merchant registry, AuditorDatabaseRole for the audit
-// function, which only reads payments' histories. dbinit creates them.
-const (
-	AppDatabaseRole       = "payments_app"
-	RegistrarDatabaseRole = "payments_registrar"
-	AuditorDatabaseRole   = "payments_auditor"
-)
-
-// DatabasePort is PostgreSQL's port on the cluster.
-const DatabasePort = 5432
-
-// DatabaseName is the database the cluster creates and the schema lives in.
-const DatabaseName = "payments"
 
 // databaseEngine is Aurora PostgreSQL 17: the newest major version whose
 // Aurora releases have had a full year of minor versions, and that both the
@@ -71,9 +55,6 @@ type Database struct {
 	// LogGroup receives the exported PostgreSQL log (audit: connections,
 	// DDL, role changes).
 	LogGroup awslogs.LogGroup
-	// Bootstrap is the dbinit custom resource; workloads that need the schema
-	// depend on it.
-	Bootstrap awscdk.CustomResource
 }
 
 // NewDatabase creates the cluster in the isolated database subnets.
@@ -116,12 +97,9 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 			PubliclyAccessible:              jsii.Bool(false),
 		})
 	}
-	backupDays := 7.0
-	if cfg.Production {
-		backupDays = 35
-	}
+	backupDays := float64(cfg.Posture.BackupRetentionDays)
 	removal := awscdk.RemovalPolicy_DESTROY
-	if cfg.Production {
+	if cfg.Posture.RetainData {
 		removal = awscdk.RemovalPolicy_SNAPSHOT
 	}
 
@@ -137,7 +115,7 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 		Engine:              databaseEngine(),
 		Writer:              instance("writer"),
 		Readers:             &[]awsrds.IClusterInstance{instance("reader1"), instance("reader2")},
-		DefaultDatabaseName: jsii.String(DatabaseName),
+		DefaultDatabaseName: jsii.String(database.Name),
 		Credentials: awsrds.Credentials_FromGeneratedSecret(jsii.String("payments_admin"), &awsrds.CredentialsBaseOptions{
 			SecretName:        jsii.String("payments/" + cfg.EnvironmentSuffix + "/db-master"),
 			EncryptionKey:     keys.Secrets,
@@ -180,7 +158,7 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 		PreferredMaintenanceWindow: jsii.String("sun:18:30-sun:19:30"),
 		MonitoringInterval:         awscdk.Duration_Seconds(jsii.Number(60)),
 		MonitoringRole:             monitoringRole.Role,
-		DeletionProtection:         jsii.Bool(cfg.Production),
+		DeletionProtection:         jsii.Bool(cfg.Posture.Protected),
 		CopyTagsToSnapshot:         jsii.Bool(true),
 		RemovalPolicy:              removal,
 	})
@@ -223,7 +201,9 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 		schedule.Node().AddDependency(d.Cluster.Node().FindChild(jsii.String(instance)))
 	}
 
-	d.Bootstrap = newDatabaseBootstrap(this, cfg, network, keys, d.Cluster, props.SourceRoot)
+	// The App stack depends on this one, so the schema and the roles exist
+	// before any workload that connects.
+	newDatabaseBootstrap(this, cfg, network, keys, d.Cluster, props.SourceRoot)
 	pinPorts(clusterSG, rotationSG)
 	suppressDatabaseFindings(d, cfg)
 	return d
@@ -232,7 +212,7 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 // AllowFrom admits PostgreSQL connections from peer's security group: the
 // cluster never admits a CIDR. The ingress rule is created in the peer's
 // scope, so a workload in a later stack references the data stack and never
-// the other way round, and the port is the literal DatabasePort (the
+// the other way round, and the port is the literal database.Port (the
 // cluster's default port is an endpoint token cdk-nag cannot evaluate).
 func (d *Database) AllowFrom(peer awsec2.SecurityGroup, description string) {
 	clusterSG := (*d.Cluster.Connections().SecurityGroups())[0]
@@ -240,11 +220,11 @@ func (d *Database) AllowFrom(peer awsec2.SecurityGroup, description string) {
 		GroupId:               clusterSG.SecurityGroupId(),
 		SourceSecurityGroupId: peer.SecurityGroupId(),
 		IpProtocol:            jsii.String("tcp"),
-		FromPort:              jsii.Number(DatabasePort),
-		ToPort:                jsii.Number(DatabasePort),
+		FromPort:              jsii.Number(database.Port),
+		ToPort:                jsii.Number(database.Port),
 		Description:           jsii.String(description),
 	})
-	peer.AddEgressRule(awsec2.Peer_SecurityGroupId(clusterSG.SecurityGroupId(), nil), awsec2.Port_Tcp(jsii.Number(DatabasePort)),
+	peer.AddEgressRule(awsec2.Peer_SecurityGroupId(clusterSG.SecurityGroupId(), nil), awsec2.Port_Tcp(jsii.Number(database.Port)),
 		jsii.String("Aurora PostgreSQL"), nil)
 }
 
@@ -258,13 +238,13 @@ func pinPorts(groups ...awsec2.SecurityGroup) {
 			switch rule := child.(type) {
 			case awsec2.CfnSecurityGroupIngress:
 				if *awscdk.Token_IsUnresolved(rule.FromPort()) {
-					rule.SetFromPort(jsii.Number(DatabasePort))
-					rule.SetToPort(jsii.Number(DatabasePort))
+					rule.SetFromPort(jsii.Number(database.Port))
+					rule.SetToPort(jsii.Number(database.Port))
 				}
 			case awsec2.CfnSecurityGroupEgress:
 				if *awscdk.Token_IsUnresolved(rule.FromPort()) {
-					rule.SetFromPort(jsii.Number(DatabasePort))
-					rule.SetToPort(jsii.Number(DatabasePort))
+					rule.SetFromPort(jsii.Number(database.Port))
+					rule.SetToPort(jsii.Number(database.Port))
 				}
 			}
 		}
@@ -346,10 +326,10 @@ func newDatabaseBootstrap(scope constructs.Construct, cfg environment.Config, ne
 		ResourceType: jsii.String("Custom::PaymentsSchema"),
 		Properties: &map[string]any{
 			"SecretArn":        secret.SecretArn(),
-			"AppRole":          AppDatabaseRole,
-			"RegistrarRole":    RegistrarDatabaseRole,
-			"AuditorRole":      AuditorDatabaseRole,
-			"MigrationsDigest": migrationsDigest(root),
+			"AppRole":          database.AppRole,
+			"RegistrarRole":    database.RegistrarRole,
+			"AuditorRole":      database.AuditorRole,
+			"MigrationsDigest": migrationsDigest(),
 		},
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY, // the handler's Delete is a no-op
 	})
@@ -358,31 +338,43 @@ func newDatabaseBootstrap(scope constructs.Construct, cfg environment.Config, ne
 	return cr
 }
 
-// migrationsDigest hashes the migration files so that a new or changed
-// migration changes the custom resource's properties, which makes
-// CloudFormation call dbinit again. A missing directory fails the synth.
-func migrationsDigest(root string) string {
-	dir := filepath.Join(root, "postgres", "migrations")
-	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
-	if err != nil || len(files) == 0 {
-		panic("no migrations in " + dir)
-	}
-	sort.Strings(files)
+// migrationsDigest hashes the migrations so that a new or changed one
+// changes the custom resource's properties, which makes CloudFormation call
+// dbinit again. They are embedded (package migrations): reading them cannot
+// fail at synth.
+func migrationsDigest() string {
 	h := sha256.New()
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			panic(err)
-		}
-		h.Write([]byte(filepath.Base(f) + "\x00"))
+	entries, _ := fs.ReadDir(migrations.FS, ".") // sorted by name
+	for _, e := range entries {
+		data, _ := fs.ReadFile(migrations.FS, e.Name())
+		h.Write([]byte(e.Name() + "\x00"))
 		h.Write(data)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
+// ConnectArnOf is the rds-db:connect resource of a database role on this
+// cluster.
+func (d *Database) ConnectArnOf(role string) *string {
+	stack := awscdk.Stack_Of(d.Construct)
+	return awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String("arn:aws:rds-db:" + *stack.Region() + ":" + *stack.Account() + ":dbuser:"),
+		d.Cluster.ClusterResourceIdentifier(),
+		jsii.String("/" + role),
+	})
+}
+
+// Environment is env with what a workload connecting to the writer as role
+// needs (the database contract: host, port, database, role).
+func (d *Database) Environment(role string, env map[string]string) map[string]string {
+	connection := database.Environment(*d.Cluster.ClusterEndpoint().Hostname(), role)
+	maps.Copy(connection, env)
+	return connection
+}
+
 // suppressDatabaseFindings holds every accepted cdk-nag finding of the database.
 func suppressDatabaseFindings(d *Database, cfg environment.Config) {
-	if !cfg.Production {
+	if !cfg.Posture.Protected {
 		reason := "Non-production environments must be destroyable by `make destroy` (a PR environment leaves nothing behind). " +
 			"With production=true the cluster has deletion protection and is snapshotted on delete; a test pins both."
 		suppress(d.Cluster, true, because(reason, "AwsSolutions-RDS10", "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled")...)

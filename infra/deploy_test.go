@@ -199,7 +199,7 @@ func suffixOf(synthesis string) string {
 // unreserved, and new accounts often have a limit of 10 or 50: outside
 // production nothing is reserved. A reservation of 0 throttles a function
 // completely, so "nothing" is an absent property. Production reserves what
-// the README's quota line says it needs on top of the 100.
+// its posture says (environment.PostureOf).
 func TestReservedConcurrencyFitsANewAccount(t *testing.T) {
 	reserved := map[string]float64{}
 	for name, syn := range syntheses() {
@@ -216,13 +216,14 @@ func TestReservedConcurrencyFitsANewAccount(t *testing.T) {
 		}
 	}
 	if reserved["production"] != productionReservedConcurrency || reserved["matrix"] != productionReservedConcurrency {
-		t.Errorf("production reserves %v (and %v with every axis), the README documents %v: update both", reserved["production"], reserved["matrix"], productionReservedConcurrency)
+		t.Errorf("production reserves %v (and %v with every axis), the posture says %v", reserved["production"], reserved["matrix"], productionReservedConcurrency)
 	}
 }
 
-// productionReservedConcurrency is what a production deployment reserves;
-// its account needs a concurrency quota of at least this plus 100.
-const productionReservedConcurrency = 10
+// productionReservedConcurrency is what a production deployment reserves
+// (the posture's, in the README's table); its account needs a concurrency
+// quota of at least this plus 100 (docs/OPERATIONS.md, quotas).
+var productionReservedConcurrency = float64(environment.PostureOf(true).ProcessorReservedConcurrency)
 
 // The first master-secret rotation runs as soon as its schedule exists and
 // needs the writer up, not only the cluster resource.

@@ -119,13 +119,13 @@ func lambdaBaseStatements(logGroup awslogs.ILogGroup, inVpc, tracing bool) []aws
 	return statements
 }
 
-// reservedConcurrency is the function's reservation: production's, or
-// nothing (nil, never 0).
-func reservedConcurrency(cfg environment.Config, production int) *float64 {
-	if !cfg.Production || production <= 0 {
+// reservedConcurrency is the function's reservation, or nothing (nil,
+// never 0).
+func reservedConcurrency(reserved int) *float64 {
+	if reserved <= 0 {
 		return nil
 	}
-	return jsii.Number(production)
+	return jsii.Number(reserved)
 }
 
 // GoFunctionProps configures a Go Lambda function.
@@ -140,13 +140,11 @@ type GoFunctionProps struct {
 	Timeout     awscdk.Duration
 	// MemorySize in MB. Default 256.
 	MemorySize float64
-	// ProductionReservedConcurrency is reserved for the function in
-	// production only: Lambda refuses a reservation that leaves fewer than
-	// 100 executions unreserved, and new accounts often have a limit of 10
-	// or 50, so outside production nothing is reserved (the property is
-	// absent; a reservation of 0 would throttle the function completely).
-	// Default 0: nothing reserved anywhere.
-	ProductionReservedConcurrency int
+	// ReservedConcurrency is reserved for the function (a posture's
+	// decision: environment.Posture.ProcessorReservedConcurrency). Default
+	// 0: nothing reserved, and the property is left out (a reservation of 0
+	// would stop the function).
+	ReservedConcurrency int
 	// ConcurrencyBound says what bounds the function's concurrency where
 	// nothing is reserved (its trigger), the reason given to cdk-nag's
 	// LambdaConcurrency rule. Required.
@@ -240,7 +238,7 @@ func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps
 		}),
 		Timeout:                      props.Timeout,
 		MemorySize:                   jsii.Number(memory),
-		ReservedConcurrentExecutions: reservedConcurrency(cfg, props.ProductionReservedConcurrency),
+		ReservedConcurrentExecutions: reservedConcurrency(props.ReservedConcurrency),
 		Environment:                  &env,
 		EnvironmentEncryption:        props.EnvironmentKey,
 		Role:                         f.Role.Role,

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/fintech/payments-platform/database"
 	"github.com/fintech/payments-platform/environment"
 )
 
@@ -45,12 +46,10 @@ func NewMerchantKeys(scope constructs.Construct, id string, props *MerchantKeysP
 		Timeout:          awscdk.Duration_Minutes(jsii.Number(2)),
 		ConcurrencyBound: "Operators onboard merchants one at a time, Secrets Manager rotates each merchant's secret once in 30 days, CloudFormation calls it once per stack deletion.",
 		Vpc:              props.Network.Vpc, Subnets: props.Network.PrivateSubnets(), LogsKey: props.Keys.Logs, EnvironmentKey: props.Keys.Secrets,
-		Environment: map[string]string{
+		Environment: props.Database.Environment(database.RegistrarRole, map[string]string{
 			"ENVIRONMENT_SUFFIX": cfg.EnvironmentSuffix, "PRODUCTION": strconv.FormatBool(cfg.Production),
 			"USAGE_PLAN_ID": *props.UsagePlan.UsagePlanId(), "SECRETS_KEY_ARN": secretsKey,
-			"DATABASE_WRITER_HOST": *props.Database.Cluster.ClusterEndpoint().Hostname(), "DATABASE_PORT": strconv.Itoa(DatabasePort),
-			"DATABASE_NAME": DatabaseName, "DATABASE_USER": RegistrarDatabaseRole,
-		},
+		}),
 		Statements: []awsiam.PolicyStatement{
 			// Secrets: only under the environment's prefix, created only
 			// tagged as the environment's and the merchant's.
@@ -96,7 +95,7 @@ func NewMerchantKeys(scope constructs.Construct, id string, props *MerchantKeysP
 			statement("DeleteThisEnvironmentsApiKeys", []string{"apigateway:DELETE"}, []string{apiKeys + "/*"},
 				map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/" + environment.TagEnvironment: cfg.EnvironmentSuffix}}),
 			statement("AttachApiKeysToThePlan", []string{"apigateway:GET", "apigateway:POST"}, []string{plan + "/keys", plan + "/keys/*"}, nil),
-			statement("ConnectAsRegistrar", []string{"rds-db:connect"}, []string{*props.Database.ConnectArnOf(RegistrarDatabaseRole)}, nil),
+			statement("ConnectAsRegistrar", []string{"rds-db:connect"}, []string{*props.Database.ConnectArnOf(database.RegistrarRole)}, nil),
 		},
 	})
 	props.Database.AllowFrom(fn.SecurityGroup, "merchant-keys writes the merchant registry")

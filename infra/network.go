@@ -23,7 +23,7 @@ const (
 )
 
 // Subnet sizes. The private subnets carry the workloads and are sized for
-// 10,000+ concurrent transactions with room to spare (the README explains the
+// 10,000+ concurrent transactions with room to spare (docs/NETWORK.md explains the
 // arithmetic); the public ones hold only ALB nodes and a NAT instance; the
 // database ones only Aurora instances.
 const (
@@ -77,9 +77,6 @@ type NetworkProps struct {
 	LogsKey awskms.IKey
 	// ComputeKey encrypts the NAT instances' root volumes.
 	ComputeKey awskms.IKey
-	// NatInstanceType is the Graviton type of the NAT instances.
-	// Default: t4g.nano, or c7g.medium in production.
-	NatInstanceType awsec2.InstanceType
 }
 
 // Network is the VPC, its NAT instances, its endpoints and its flow logs.
@@ -267,14 +264,7 @@ func workloadSubnets() *[]*awsec2.SubnetSelection {
 }
 
 func natInstanceType(props *NetworkProps) awsec2.InstanceType {
-	switch {
-	case props.NatInstanceType != nil:
-		return props.NatInstanceType
-	case props.Config.Production:
-		return awsec2.InstanceType_Of(awsec2.InstanceClass_C7G, awsec2.InstanceSize_MEDIUM)
-	default:
-		return awsec2.InstanceType_Of(awsec2.InstanceClass_T4G, awsec2.InstanceSize_NANO)
-	}
+	return awsec2.NewInstanceType(jsii.String(props.Config.Posture.NatInstanceType))
 }
 
 // natSsmActions are what the SSM agent on a NAT instance calls so that the

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/fintech/payments-platform/database"
 	"github.com/fintech/payments-platform/environment"
 )
 
@@ -18,9 +19,7 @@ import (
 const (
 	processorTimeoutSeconds = environment.ProcessorTimeoutSeconds
 	maxReceiveCount         = environment.PaymentMaxReceiveCount
-	// processorMaxConcurrency bounds the concurrent invocations SQS starts,
-	// and so the processor's database connections (4 per environment).
-	processorMaxConcurrency = 5
+	processorMaxConcurrency = environment.ProcessorMaxConcurrency
 )
 
 // Queues are the payment queue and its dead-letter queue.
@@ -104,15 +103,14 @@ func NewProcessor(scope constructs.Construct, id string, props *ProcessorProps) 
 		Description: "Settles payments from the payment queue (conditional transitions, double-entry ledger, EMF metrics)",
 		Timeout:     awscdk.Duration_Seconds(jsii.Number(processorTimeoutSeconds)), MemorySize: 512,
 		// Reserved in production so that no other function of the account
-		// can starve it; room for SQS's scaling above MaxConcurrency.
-		ProductionReservedConcurrency: processorMaxConcurrency * 2,
-		ConcurrencyBound:              fmt.Sprintf("the SQS event source's MaximumConcurrency (%d) bounds its invocations.", processorMaxConcurrency),
-		Vpc:                           props.Network.Vpc, Subnets: props.Network.PrivateSubnets(),
+		// can starve it.
+		ReservedConcurrency: cfg.Posture.ProcessorReservedConcurrency,
+		ConcurrencyBound:    fmt.Sprintf("the SQS event source's MaximumConcurrency (%d) bounds its invocations.", processorMaxConcurrency),
+		Vpc:                 props.Network.Vpc, Subnets: props.Network.PrivateSubnets(),
 		LogsKey: props.Keys.Logs, EnvironmentKey: props.Keys.Secrets, CardDataFindings: props.CardDataFindings,
-		Environment: map[string]string{
-			"DATABASE_WRITER_HOST": *props.Database.Cluster.ClusterEndpoint().Hostname(),
-			"ENVIRONMENT":          cfg.EnvironmentSuffix,
-		},
+		Environment: props.Database.Environment(database.AppRole, map[string]string{
+			"ENVIRONMENT": cfg.EnvironmentSuffix,
+		}),
 		Statements: []awsiam.PolicyStatement{
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("ConsumePayments"),
@@ -122,7 +120,7 @@ func NewProcessor(scope constructs.Construct, id string, props *ProcessorProps) 
 			messagingKeyStatement(cfg, props.Keys, "kms:Decrypt"),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid: jsii.String("ConnectAsApplicationRole"), Actions: jsii.Strings("rds-db:connect"),
-				Resources: jsii.Strings(*props.Database.ConnectArn()),
+				Resources: jsii.Strings(*props.Database.ConnectArnOf(database.AppRole)),
 			}),
 		},
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/fintech/payments-platform/database"
 	"github.com/fintech/payments-platform/environment"
 )
 
@@ -97,7 +98,7 @@ func NewPaymentService(scope constructs.Construct, id string, props *PaymentServ
 		Statements: append([]awsiam.PolicyStatement{
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid: jsii.String("ConnectAsApplicationRole"), Actions: jsii.Strings("rds-db:connect"),
-				Resources: jsii.Strings(*db.ConnectArn()),
+				Resources: jsii.Strings(*db.ConnectArnOf(database.AppRole)),
 			}),
 		}, props.Queues.sendStatements(cfg, props.Keys)...),
 	})
@@ -132,11 +133,11 @@ func NewPaymentService(scope constructs.Construct, id string, props *PaymentServ
 		Environment: &map[string]*string{
 			"API_ADDR":             jsii.String(":" + strconv.Itoa(APIPort)),
 			"API_TLS":              jsii.String("true"),
-			"DATABASE_WRITER_HOST": db.Cluster.ClusterEndpoint().Hostname(),
-			"DATABASE_READER_HOST": db.Cluster.ClusterReadEndpoint().Hostname(),
-			"DATABASE_PORT":        jsii.String(strconv.Itoa(DatabasePort)),
-			"DATABASE_NAME":        jsii.String(DatabaseName),
-			"DATABASE_USER":        jsii.String(AppDatabaseRole),
+			database.EnvWriterHost: db.Cluster.ClusterEndpoint().Hostname(),
+			database.EnvReaderHost: db.Cluster.ClusterReadEndpoint().Hostname(),
+			database.EnvPort:       jsii.String(strconv.Itoa(database.Port)),
+			database.EnvName:       jsii.String(database.Name),
+			database.EnvUser:       jsii.String(database.AppRole),
 			"DATABASE_MAX_CONNS":   jsii.String(strconv.Itoa(maxConnsPerPool)),
 			"AWS_REGION":           jsii.String(region),
 			"OUTBOX_QUEUE_URL":     props.Queues.Payments.QueueUrl(),
@@ -183,10 +184,7 @@ func NewPaymentService(scope constructs.Construct, id string, props *PaymentServ
 	// task definition names both roles.
 	executionRole.UsedBy(task, s.Service)
 	s.TaskRole.UsedBy(task, s.Service)
-	maxTasks := 12.0
-	if cfg.Production {
-		maxTasks = 60
-	}
+	maxTasks := float64(cfg.Posture.MaxAPITasks)
 	scaling := s.Service.AutoScaleTaskCount(&awsapplicationautoscaling.EnableScalingProps{MinCapacity: &desired, MaxCapacity: &maxTasks})
 	scaling.ScaleOnCpuUtilization(jsii.String("Cpu"), &awsecs.CpuUtilizationScalingProps{
 		TargetUtilizationPercent: jsii.Number(apiCPUTarget),
@@ -209,19 +207,4 @@ func NewPaymentService(scope constructs.Construct, id string, props *PaymentServ
 		reason: "ecr:GetAuthorizationToken has no resource-level permissions (it returns a registry token); pulling is limited to the CDK asset repository.",
 	})
 	return s
-}
-
-// ConnectArn is the rds-db:connect resource of the application role on
-// this cluster.
-func (d *Database) ConnectArn() *string { return d.ConnectArnOf(AppDatabaseRole) }
-
-// ConnectArnOf is the rds-db:connect resource of a database role on this
-// cluster.
-func (d *Database) ConnectArnOf(role string) *string {
-	stack := awscdk.Stack_Of(d.Construct)
-	return awscdk.Fn_Join(jsii.String(""), &[]*string{
-		jsii.String("arn:aws:rds-db:" + *stack.Region() + ":" + *stack.Account() + ":dbuser:"),
-		d.Cluster.ClusterResourceIdentifier(),
-		jsii.String("/" + role),
-	})
 }

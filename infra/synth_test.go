@@ -585,7 +585,7 @@ func TestEveryFunctionLogsToAnAuditGroup(t *testing.T) {
 }
 
 // Resource counts are pinned: a change that adds or removes resources must
-// say so here (and in the README), and every stack stays far below
+// say so here (and in docs/ARCHITECTURE.md), and every stack stays far below
 // CloudFormation's 500-resource limit.
 func TestResourceCounts(t *testing.T) {
 	want := map[string]int{

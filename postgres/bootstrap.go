@@ -1,6 +1,7 @@
-// Package postgres holds the PostgreSQL side of the platform: the embedded
-// schema migrations, the database bootstrap run at deploy time, and TLS to
-// Aurora.
+// Package postgres implements the domain's services on PostgreSQL (payments,
+// their processing and history, the merchant registry, the outbox relay),
+// and holds the database bootstrap run at deploy time (migrations and
+// roles), connection pools with IAM authentication, and TLS to Aurora.
 package postgres
 
 import (
@@ -8,7 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
-	"embed"
+	_ "embed" // the RDS CA bundle
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,23 +17,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pressly/goose/v3"
+
+	"github.com/fintech/payments-platform/database"
+	"github.com/fintech/payments-platform/postgres/migrations"
 )
 
-// Migrations are the schema migrations, shared by dbinit and the services'
-// tests.
-//
-//go:embed migrations/*.sql
-var embedded embed.FS
-
-// Migrations returns the embedded migrations as goose expects them (the
-// files at the root of the FS).
-func Migrations() fs.FS {
-	sub, err := fs.Sub(embedded, "migrations")
-	if err != nil {
-		panic(err) // the embed pattern guarantees the directory
-	}
-	return sub
-}
+// Migrations returns the schema migrations (package migrations).
+func Migrations() fs.FS { return migrations.FS }
 
 //go:embed rds-ca-ap-southeast-1.pem
 var rdsCABundle []byte
@@ -73,7 +64,7 @@ type Roles struct {
 
 // DefaultRoles are the roles' names everywhere: infra grants rds-db:connect
 // for them and the services log in as them.
-var DefaultRoles = Roles{App: "payments_app", Registrar: "payments_registrar", Auditor: "payments_auditor"}
+var DefaultRoles = Roles{App: database.AppRole, Registrar: database.RegistrarRole, Auditor: database.AuditorRole}
 
 // registryTables are written by the registrar alone.
 const registryTables = "payments.merchants, payments.merchant_api_keys"

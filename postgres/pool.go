@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/rds/auth"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fintech/payments-platform/database"
 )
 
 // PoolConfig says how to reach one endpoint (writer or reader).
@@ -77,15 +78,15 @@ func NewPool(ctx context.Context, c PoolConfig) (*pgxpool.Pool, error) {
 	return pgxpool.NewWithConfig(ctx, cfg)
 }
 
-// IAMPoolConfig is the pool of a function the stack configures:
-// DATABASE_WRITER_HOST, DATABASE_PORT, DATABASE_NAME and DATABASE_USER
-// from getenv (infra sets them), IAM authentication signed with creds.
+// IAMPoolConfig is the pool of a function the stack configures: the
+// connection from getenv (package database's variables, which infra
+// sets), IAM authentication signed with creds.
 func IAMPoolConfig(getenv func(string) string, region string, creds aws.CredentialsProvider, maxConns int32) (PoolConfig, error) {
-	port, err := strconv.Atoi(getenv("DATABASE_PORT"))
-	c := PoolConfig{Host: getenv("DATABASE_WRITER_HOST"), Port: port, Database: getenv("DATABASE_NAME"), User: getenv("DATABASE_USER"),
+	port, err := strconv.Atoi(getenv(database.EnvPort))
+	c := PoolConfig{Host: getenv(database.EnvWriterHost), Port: port, Database: getenv(database.EnvName), User: getenv(database.EnvUser),
 		Region: region, Credentials: creds, MaxConns: maxConns}
 	if err != nil || c.Host == "" || c.Database == "" || c.User == "" {
-		return c, errors.New("DATABASE_WRITER_HOST, DATABASE_PORT, DATABASE_NAME and DATABASE_USER are required")
+		return c, fmt.Errorf("%s, %s, %s and %s are required", database.EnvWriterHost, database.EnvPort, database.EnvName, database.EnvUser)
 	}
 	return c, nil
 }

@@ -32,6 +32,7 @@ import (
 
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/fintech/payments-platform/database"
 	"github.com/fintech/payments-platform/emf"
 	apihttp "github.com/fintech/payments-platform/http"
 	"github.com/fintech/payments-platform/metrics"
@@ -78,8 +79,8 @@ func (c config) String() string {
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
 		Addr: ":8080", TLS: getenv("API_TLS") == "true", DatabaseURL: getenv("DATABASE_URL"),
-		WriterHost: getenv("DATABASE_WRITER_HOST"), ReaderHost: getenv("DATABASE_READER_HOST"),
-		DatabasePort: 5432, DatabaseName: "payments", DatabaseUser: "payments_app",
+		WriterHost: getenv(database.EnvWriterHost), ReaderHost: getenv(database.EnvReaderHost),
+		DatabasePort: database.Port, DatabaseName: database.Name, DatabaseUser: database.AppRole,
 		Region: getenv("AWS_REGION"), MaxConns: 32, ShutdownTimeout: 25 * time.Second,
 		OutboxQueueURL: getenv("OUTBOX_QUEUE_URL"), Environment: getenv("ENVIRONMENT"),
 	}
@@ -89,16 +90,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 	for _, kv := range []struct {
 		name string
 		dst  *string
-	}{{"DATABASE_NAME", &c.DatabaseName}, {"DATABASE_USER", &c.DatabaseUser}} {
+	}{{database.EnvName, &c.DatabaseName}, {database.EnvUser, &c.DatabaseUser}} {
 		if v := getenv(kv.name); v != "" {
 			*kv.dst = v
 		}
 	}
 	var errs []error
-	if v := getenv("DATABASE_PORT"); v != "" {
+	if v := getenv(database.EnvPort); v != "" {
 		port, err := strconv.Atoi(v)
 		if err != nil || port < 1 || port > 65535 {
-			errs = append(errs, fmt.Errorf("DATABASE_PORT %q is not a port", v))
+			errs = append(errs, fmt.Errorf("%s %q is not a port", database.EnvPort, v))
 		}
 		c.DatabasePort = port
 	}

@@ -176,12 +176,13 @@ func (m manager) offboard(ctx context.Context, merchant string) (merchantadmin.M
 	return merchantadmin.Merchant{MerchantID: merchant, SecretArn: arn, Rotation: merchantadmin.Deleted}, nil
 }
 
-// deleteSecret deletes a merchant's secret: at once outside production,
-// after a week's recovery window in production.
+// deleteSecret deletes a merchant's secret, after the posture's recovery
+// window (at once outside production).
 func (m manager) deleteSecret(ctx context.Context, name string) error {
-	in := &secretsmanager.DeleteSecretInput{SecretId: &name, ForceDeleteWithoutRecovery: aws.Bool(!m.cfg.Production)}
-	if m.cfg.Production {
-		in.RecoveryWindowInDays = aws.Int64(7)
+	window := m.cfg.Posture.SecretRecoveryWindowDays
+	in := &secretsmanager.DeleteSecretInput{SecretId: &name, ForceDeleteWithoutRecovery: aws.Bool(window == 0)}
+	if window > 0 {
+		in.RecoveryWindowInDays = aws.Int64(int64(window))
 	}
 	_, err := m.secrets.DeleteSecret(ctx, in)
 	if err != nil && !notFound(err) {
@@ -273,7 +274,7 @@ func hasTag(tags []smtypes.Tag, key, value string) bool {
 // resource.
 func (m manager) customResource(ctx context.Context, e cfn.Event) (string, map[string]any, error) {
 	physicalID := m.cfg.Name("merchant-keys")
-	if e.RequestType != cfn.RequestDelete || m.cfg.Production {
+	if e.RequestType != cfn.RequestDelete || m.cfg.Posture.RetainData {
 		return physicalID, nil, nil
 	}
 	keys, err := m.merchantKeys(ctx, "")

@@ -706,4 +706,3 @@ func TestUnqualified(t *testing.T) {
 		}
 	}
 }
-

@@ -261,7 +261,7 @@ func checkAccountSetup(ctx context.Context, stacks cloudformationAPI, gateway ap
 // trail, which member accounts see too. Without one, AWS API calls to the
 // environment go unrecorded (PCI DSS 10.2): a warning outside production; in
 // production a failure, unless the operator says -without-trail.
-func checkTrail(ctx context.Context, trails trailsAPI, production, withoutTrail bool) []result {
+func checkTrail(ctx context.Context, trails trailsAPI, required, withoutTrail bool) []result {
 	const check = "audit trail"
 	out, err := trails.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
 	if err != nil {
@@ -298,7 +298,7 @@ func checkTrail(ctx context.Context, trails trailsAPI, production, withoutTrail 
 	}
 	message += fmt.Sprintf(": AWS API calls and document changes go unrecorded; run make account-setup CONTEXT=\"-c %s=true\" or enable your organization trail", environment.KeyAuditTrail)
 	switch {
-	case !production:
+	case !required:
 		return []result{warn(check, "%s", message)}
 	case withoutTrail:
 		return []result{warn(check, "%s (accepted with -without-trail)", message)}

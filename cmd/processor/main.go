@@ -128,8 +128,9 @@ func run(logger *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		cfg = postgres.PoolConfig{Host: os.Getenv("DATABASE_WRITER_HOST"), Port: 5432, Database: "payments", User: "payments_app",
-			Region: awsCfg.Region, Credentials: awsCfg.Credentials, MaxConns: recordConcurrency}
+		if cfg, err = postgres.IAMPoolConfig(os.Getenv, awsCfg.Region, awsCfg.Credentials, recordConcurrency); err != nil {
+			return err
+		}
 	}
 	pool, err := postgres.NewPool(ctx, cfg)
 	if err != nil {
