@@ -424,11 +424,8 @@ func mtlsDomain(scope constructs.Construct, cfg environment.Config, props *Payme
 	// S3 through the gateway endpoint, also for the pre-signed
 	// CloudFormation response URL.
 	props.Network.AllowHTTPSToS3(writer.SecurityGroup)
-	object := awscdk.NewCustomResource(scope, jsii.String("TruststoreObject"), &awscdk.CustomResourceProps{
-		ServiceToken: writer.Function.FunctionArn(),
-		ResourceType: jsii.String("Custom::MtlsTruststore"),
-		Properties:   &map[string]any{"Bucket": bucketName, "Key": key, "Pem": cfg.TruststorePEM},
-	})
+	object := writer.CustomResource(scope, "TruststoreObject", "Custom::MtlsTruststore",
+		map[string]any{"Bucket": bucketName, "Key": key, "Pem": cfg.TruststorePEM})
 	object.Node().AddDependency(bucket)
 	suppress(writer.Function, true, finding{
 		rule:   "NIST.800.53.R5-LambdaDLQ",

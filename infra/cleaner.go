@@ -106,12 +106,8 @@ func NewBucketCleaner(scope constructs.Construct, id string, props *BucketCleane
 		props.Network.AllowHTTPSToS3(c.Function.SecurityGroup)
 	}
 	for i, b := range props.Buckets {
-		cr := awscdk.NewCustomResource(this, jsii.String(fmt.Sprintf("Empty%d", i)), &awscdk.CustomResourceProps{
-			ServiceToken:  c.Function.Function.FunctionArn(),
-			ResourceType:  jsii.String("Custom::EmptyBucketOnDelete"),
-			Properties:    &map[string]any{"BucketName": b.Bucket.BucketName(), "BypassGovernanceRetention": strconv.FormatBool(b.GovernanceLocked)},
-			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-		})
+		cr := c.Function.CustomResource(this, fmt.Sprintf("Empty%d", i), "Custom::EmptyBucketOnDelete",
+			map[string]any{"BucketName": b.Bucket.BucketName(), "BypassGovernanceRetention": strconv.FormatBool(b.GovernanceLocked)})
 		// Deleted before the bucket, after its policy: the policy goes
 		// while the bucket exists (which also ends log deliveries that it
 		// admitted), then the cleaner deletes the bucket, and the bucket's

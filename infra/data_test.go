@@ -156,7 +156,7 @@ func TestMasterSecretRotatesEvery30Days(t *testing.T) {
 	}
 }
 
-// dbinit runs as a provider-framework custom resource, inside the VPC, built
+// dbinit serves its custom resource directly, inside the VPC, built
 // from cmd/dbinit for provided.al2023 on arm64, and re-runs when a migration
 // changes.
 func TestDatabaseBootstrap(t *testing.T) {

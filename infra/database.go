@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssam"
-	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -251,8 +250,8 @@ func pinPorts(groups ...awsec2.SecurityGroup) {
 	}
 }
 
-// newDatabaseBootstrap runs dbinit through the provider framework on every
-// deployment that changes the migrations.
+// newDatabaseBootstrap runs dbinit as a custom resource on every deployment
+// that changes the migrations.
 func newDatabaseBootstrap(scope constructs.Construct, cfg environment.Config, network *Network, keys *Keys, cluster awsrds.DatabaseCluster, root string) awscdk.CustomResource {
 	secret := cluster.Secret()
 	fn := NewGoFunction(scope, "Init", &GoFunctionProps{
@@ -285,53 +284,19 @@ func newDatabaseBootstrap(scope constructs.Construct, cfg environment.Config, ne
 	})
 	(&Database{Cluster: cluster}).AllowFrom(fn.SecurityGroup, "dbinit bootstraps the schema")
 
-	providerLogs := newAuditLogGroup(scope, "InitProviderLog", cfg, jsii.String(cfg.LogGroupName("lambda/dbinit-provider")), keys.Logs)
-	providerSG := awsec2.NewSecurityGroup(scope, jsii.String("InitProviderSecurityGroup"), &awsec2.SecurityGroupProps{
-		Vpc:               network.Vpc,
-		SecurityGroupName: jsii.String(cfg.Name("dbinit-provider")),
-		Description:       jsii.String("Custom-resource framework for dbinit: HTTPS out only"),
-		AllowAllOutbound:  jsii.Bool(false),
-	})
-	// The Lambda endpoint, and the pre-signed S3 URL through which the
-	// framework answers CloudFormation (routed by the S3 gateway endpoint).
-	providerSG.AddEgressRule(awsec2.Peer_Ipv4(jsii.String(cfg.VpcCidr.String())), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to the Lambda endpoint"), nil)
-	network.AllowHTTPSToS3(providerSG)
-	// The framework's role, like every role here, is one reviewable policy:
-	// invoke dbinit, write its own log, manage its network interfaces.
-	providerRole := NewServiceRole(scope, "InitProviderRole", &ServiceRoleProps{
-		Name:    cfg.Name("dbinit-provider"),
-		Service: "lambda.amazonaws.com",
-		Account: cfg.Account,
-		Statements: append(lambdaBaseStatements(providerLogs, true, false),
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid:       jsii.String("InvokeDbinit"),
-				Actions:   jsii.Strings("lambda:InvokeFunction", "lambda:GetFunction"),
-				Resources: jsii.Strings(*fn.Function.FunctionArn()),
-			})),
-	})
-	provider := customresources.NewProvider(scope, jsii.String("InitProvider"), &customresources.ProviderProps{
-		OnEventHandler:                fn.Function,
-		FrameworkOnEventRole:          providerRole.Role,
-		ProviderFunctionName:          jsii.String(cfg.Name("dbinit-provider")),
-		ProviderFunctionEnvEncryption: keys.Secrets,
-		LogGroup:                      providerLogs,
-		Vpc:                           network.Vpc,
-		VpcSubnets:                    network.PrivateSubnets(),
-		SecurityGroups:                &[]awsec2.ISecurityGroup{providerSG},
-	})
-
-	providerRole.UsedBy(provider)
-	cr := awscdk.NewCustomResource(scope, jsii.String("Schema"), &awscdk.CustomResourceProps{
-		ServiceToken: provider.ServiceToken(),
-		ResourceType: jsii.String("Custom::PaymentsSchema"),
-		Properties: &map[string]any{
-			"SecretArn":        secret.SecretArn(),
-			"AppRole":          database.AppRole,
-			"RegistrarRole":    database.RegistrarRole,
-			"AuditorRole":      database.AuditorRole,
-			"MigrationsDigest": migrationsDigest(),
-		},
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY, // the handler's Delete is a no-op
+	// S3 through the gateway endpoint: the pre-signed CloudFormation
+	// response URL.
+	network.AllowHTTPSToS3(fn.SecurityGroup)
+	// Not "Schema", the provider framework's resource before: CloudFormation
+	// cannot change a custom resource's service token, so an environment
+	// deployed with the framework replaces the resource instead (the old
+	// one's Delete does nothing).
+	cr := fn.CustomResource(scope, "Migrations", "Custom::PaymentsSchema", map[string]any{
+		"SecretArn":        secret.SecretArn(),
+		"AppRole":          database.AppRole,
+		"RegistrarRole":    database.RegistrarRole,
+		"AuditorRole":      database.AuditorRole,
+		"MigrationsDigest": migrationsDigest(),
 	})
 	// The writer must be up, not only the cluster resource.
 	cr.Node().AddDependency(cluster)
@@ -397,14 +362,4 @@ func suppressDatabaseFindings(d *Database, cfg environment.Config) {
 		"There is no asynchronous event to keep in a dead-letter queue."
 	suppress(d.Node().FindChild(jsii.String("Init")).Node().FindChild(jsii.String("Function")), true,
 		finding{rule: "NIST.800.53.R5-LambdaDLQ", reason: dlq})
-	suppress(d.Node().FindChild(jsii.String("InitProvider")).Node().FindChild(jsii.String("framework-onEvent")), true,
-		finding{rule: "NIST.800.53.R5-LambdaDLQ", reason: dlq},
-		finding{rule: "NIST.800.53.R5-LambdaConcurrency", reason: "CDK's custom-resource framework function runs once per deployment of this stack, " +
-			"and CloudFormation calls it once per change of the migrations: nothing else can invoke it, so nothing needs bounding."},
-	)
-	suppress(d.Node().FindChild(jsii.String("InitProviderRolePolicy")), true, finding{
-		rule:      "AwsSolutions-IAM5",
-		appliesTo: []string{"Resource::*"},
-		reason:    "Only the VPC network-interface actions are granted on *: Lambda creates the interfaces with names unknown at deploy time.",
-	})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -455,5 +456,69 @@ func TestNamesFitTheirLimits(t *testing.T) {
 	}
 	if checked < 40 || !strings.Contains(jsonOf(matrix.templates), longestSuffix) {
 		t.Fatalf("only %d names checked, or the matrix does not carry the longest suffix", checked)
+	}
+}
+
+// ourCustomResources are the custom resources this app defines, each served
+// by one of its Go functions (GoFunction.CustomResource).
+var ourCustomResources = []string{"Custom::PaymentsSchema", "Custom::EmptyBucketOnDelete", "Custom::MerchantKeys", "Custom::MtlsTruststore"}
+
+// CloudFormation waits an hour for a custom resource whose handler died
+// without answering (a timeout, out of memory) unless ServiceTimeout says
+// otherwise: every one of ours is served by its function directly and gives
+// up a minute after the function's own timeout, is created after the
+// function's policy, so the first call is not refused, and a function in
+// the VPC can reach the answer's pre-signed S3 URL (through the gateway
+// endpoint's prefix list).
+func TestCustomResourcesAnswerOrFailFast(t *testing.T) {
+	seen := map[string]bool{}
+	for name, syn := range syntheses() {
+		for stack, tmpl := range syn {
+			g := newGraph(stack, tmpl)
+			for id, cr := range g.resources {
+				if !contains(ourCustomResources, cr.Type) {
+					continue
+				}
+				seen[cr.Type] = true
+				fn, ok := g.resources[refOf(cr.Properties["ServiceToken"])]
+				if !ok || fn.Type != "AWS::Lambda::Function" {
+					t.Errorf("%s: %s/%s is not served by a function of its stack: %v", name, stack, id, cr.Properties["ServiceToken"])
+					continue
+				}
+				timeout, _ := fn.Properties["Timeout"].(float64)
+				serviceTimeout, _ := strconv.ParseFloat(fmt.Sprint(cr.Properties["ServiceTimeout"]), 64)
+				if serviceTimeout != timeout+60 || serviceTimeout > 3600 {
+					t.Errorf("%s: %s/%s gives up after %v s; its function %s runs for up to %v s", name, stack, id, cr.Properties["ServiceTimeout"], fn.logicalID, timeout)
+				}
+				if vpc, ok := fn.Properties["VpcConfig"].(map[string]any); ok {
+					reachesS3 := false
+					for _, group := range asList(vpc["SecurityGroupIds"]) {
+						// Inline in the group, or a rule of its own that
+						// names it.
+						rules := asList(g.resources[refOf(group)].Properties["SecurityGroupEgress"])
+						for _, egress := range g.resources {
+							if egress.Type == "AWS::EC2::SecurityGroupEgress" && refOf(egress.Properties["GroupId"]) == refOf(group) {
+								rules = append(rules, egress.Properties)
+							}
+						}
+						for _, rule := range rules {
+							r, _ := rule.(map[string]any)
+							reachesS3 = reachesS3 || r["DestinationPrefixListId"] != nil && r["FromPort"] == float64(443)
+						}
+					}
+					if !reachesS3 {
+						t.Errorf("%s: %s/%s: its function %s cannot reach S3 to answer CloudFormation", name, stack, id, fn.logicalID)
+					}
+				}
+				for _, policy := range g.resources {
+					if policy.Type == "AWS::IAM::ManagedPolicy" && refers(policy, refOf(fn.Properties["Role"])) && !g.dependsOn(id, policy.logicalID) {
+						t.Errorf("%s: %s/%s may be created before %s, its function's policy", name, stack, id, policy.logicalID)
+					}
+				}
+			}
+		}
+	}
+	if len(seen) != len(ourCustomResources) {
+		t.Errorf("found custom resources of the types %v, want all of %v", seen, ourCustomResources)
 	}
 }

@@ -137,7 +137,8 @@ type GoFunctionProps struct {
 	// Name is the component name; the function is named Config.Name(Name).
 	Name        string
 	Description string
-	Timeout     awscdk.Duration
+	// Timeout is how long an invocation may run. Required.
+	Timeout awscdk.Duration
 	// MemorySize in MB. Default 256.
 	MemorySize float64
 	// ReservedConcurrency is reserved for the function (a posture's
@@ -173,6 +174,33 @@ type GoFunction struct {
 	SecurityGroup awsec2.SecurityGroup
 	LogGroup      awslogs.LogGroup
 	Role          *ServiceRole
+	timeout       awscdk.Duration
+}
+
+// customResourceGrace is how long CloudFormation waits past a handler's
+// own timeout before it fails the custom resource.
+const customResourceGrace = 60
+
+// CustomResource is a CloudFormation custom resource this function serves:
+// its ARN is the service token, and the handler answers CloudFormation
+// itself (aws-lambda-go's cfn.LambdaWrap) through the pre-signed S3 URL of
+// the request. Every custom resource of this app is one of these, rather
+// than CDK's provider framework, which would add a function, a role, a log
+// group and a security group per handler for what LambdaWrap does in
+// process. A handler that dies without answering (a timeout, out of memory)
+// would leave CloudFormation waiting for an hour; ServiceTimeout fails the
+// resource a minute after the function's own timeout instead.
+func (f *GoFunction) CustomResource(scope constructs.Construct, id, resourceType string, properties map[string]any) awscdk.CustomResource {
+	cr := awscdk.NewCustomResource(scope, jsii.String(id), &awscdk.CustomResourceProps{
+		ServiceToken:   f.Function.FunctionArn(),
+		ResourceType:   jsii.String(resourceType),
+		ServiceTimeout: awscdk.Duration_Seconds(jsii.Number(*f.timeout.ToSeconds(nil) + customResourceGrace)),
+		Properties:     &properties,
+	})
+	// CloudFormation calls the function as soon as the resource is
+	// created: its policy must exist by then.
+	f.Role.UsedBy(cr)
+	return cr
 }
 
 // NewGoFunction creates the function, its log group (encrypted, kept 2557
@@ -182,7 +210,11 @@ func NewGoFunction(scope constructs.Construct, id string, props *GoFunctionProps
 	this := constructs.NewConstruct(scope, &id)
 	cfg := props.Config
 	name := cfg.Name(props.Name)
-	f := &GoFunction{Construct: this}
+	f := &GoFunction{Construct: this, timeout: props.Timeout}
+	if props.Timeout == nil {
+		awscdk.Annotations_Of(this).AddError(jsii.String("GoFunctionProps.Timeout is required: say how long " + name + " may run"))
+		f.timeout = awscdk.Duration_Seconds(jsii.Number(3)) // Lambda's default
+	}
 	if !slices.Contains(lambdaPackages, props.Package) {
 		awscdk.Annotations_Of(this).AddError(jsii.String(props.Package + " is not in lambdaPackages (infra/golambda.go): add it, so that synth builds it with the others"))
 	}

@@ -114,13 +114,9 @@ func NewMerchantKeys(scope constructs.Construct, id string, props *MerchantKeysP
 
 	// Deleted before the usage plan (its keys are attached) and while the
 	// function, its role, its network rules and the registry still exist.
-	cleanup := awscdk.NewCustomResource(scope, jsii.String("MerchantCredentials"), &awscdk.CustomResourceProps{
-		ServiceToken: fn.Function.FunctionArn(),
-		ResourceType: jsii.String("Custom::MerchantKeys"),
-		Properties:   &map[string]any{"Environment": cfg.EnvironmentSuffix, "Production": cfg.Production},
-	})
+	cleanup := fn.CustomResource(scope, "MerchantCredentials", "Custom::MerchantKeys",
+		map[string]any{"Environment": cfg.EnvironmentSuffix, "Production": cfg.Production})
 	cleanup.Node().AddDependency(fn.Construct, props.UsagePlan)
-	fn.Role.UsedBy(cleanup)
 
 	suppress(fn.Node().FindChild(jsii.String("RolePolicy")), true, finding{
 		rule: "AwsSolutions-IAM5",

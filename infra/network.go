@@ -62,7 +62,6 @@ func interfaceEndpoints() []interfaceEndpoint {
 		{"Ssm", awsec2.InterfaceVpcEndpointAwsService_SSM(), "Systems Manager management of the NAT instances (no SSH)"},
 		{"SsmMessages", awsec2.InterfaceVpcEndpointAwsService_SSM_MESSAGES(), "Session Manager shells on the NAT instances"},
 		{"Ec2Messages", awsec2.InterfaceVpcEndpointAwsService_EC2_MESSAGES(), "Systems Manager agent command channel"},
-		{"Lambda", awsec2.InterfaceVpcEndpointAwsService_LAMBDA(), "the custom-resource framework invoking dbinit"},
 		// The control plane (apigateway.<region>.amazonaws.com), not
 		// execute-api: the rotators create API keys and attach them to the
 		// usage plan.

@@ -592,8 +592,8 @@ func TestResourceCounts(t *testing.T) {
 		environment.AccountStackName:    3,
 		"PaymentsReplica-" + testSuffix: 14,
 		"PaymentsKeys-" + testSuffix:    14,
-		"PaymentsNetwork-" + testSuffix: 74,
-		"PaymentsData-" + testSuffix:    52,
+		"PaymentsNetwork-" + testSuffix: 73,
+		"PaymentsData-" + testSuffix:    47,
 		"PaymentsApp-" + testSuffix:     155,
 	}
 	for stack, tmpl := range templates {

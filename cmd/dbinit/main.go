@@ -1,5 +1,5 @@
-// Command dbinit is the CloudFormation custom resource (through the CDK
-// provider framework) that prepares the Aurora database at deploy time: it
+// Command dbinit is the CloudFormation custom resource (Custom::PaymentsSchema,
+// answered through cfn.LambdaWrap) that prepares the Aurora database at deploy time: it
 // applies the embedded schema migrations and creates the application role,
 // which authenticates with IAM only. It connects as the master user, whose
 // credential it reads from Secrets Manager, over TLS verified against the RDS
@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -31,14 +32,6 @@ import (
 // cluster, and a changed ID would make CloudFormation "delete" the old one.
 const physicalID = "payments-schema"
 
-// Event is the provider framework's onEvent input (a CloudFormation custom
-// resource request).
-type Event struct {
-	RequestType        string     `json:"RequestType"`
-	PhysicalResourceID string     `json:"PhysicalResourceId"`
-	ResourceProperties Properties `json:"ResourceProperties"`
-}
-
 // Properties are set by the stack (infra/database.go).
 type Properties struct {
 	// SecretArn is the master credential (the RDS-generated JSON secret).
@@ -52,12 +45,6 @@ type Properties struct {
 	// MigrationsDigest changes whenever a migration does, so that a stack
 	// update re-runs the bootstrap; the handler does not read it.
 	MigrationsDigest string `json:"MigrationsDigest"`
-}
-
-// Response is the provider framework's onEvent output.
-type Response struct {
-	PhysicalResourceID string            `json:"PhysicalResourceId"`
-	Data               map[string]string `json:"Data,omitempty"`
 }
 
 // masterSecret is the JSON RDS writes into a generated cluster secret.
@@ -77,40 +64,41 @@ type handler struct {
 	log     *slog.Logger
 }
 
-func (h handler) handle(ctx context.Context, e Event) (Response, error) {
-	resp := Response{PhysicalResourceID: physicalID}
+// handle answers one request: the physical id, the resource's attributes
+// (SchemaVersion) and an error that fails the deployment with its text.
+func (h handler) handle(ctx context.Context, e cfn.Event) (string, map[string]any, error) {
 	switch e.RequestType {
-	case "Delete":
-		return resp, nil
-	case "Create", "Update":
+	case cfn.RequestDelete:
+		return physicalID, nil, nil
+	case cfn.RequestCreate, cfn.RequestUpdate:
 	default:
-		return resp, fmt.Errorf("dbinit: unknown request type %q", e.RequestType)
+		return physicalID, nil, fmt.Errorf("dbinit: unknown request type %q", e.RequestType)
 	}
-	p := e.ResourceProperties
-	if p.SecretArn == "" || p.AppRole == "" || p.RegistrarRole == "" || p.AuditorRole == "" {
-		return resp, errors.New("dbinit: SecretArn, AppRole, RegistrarRole and AuditorRole are required properties")
+	var p Properties
+	raw, _ := json.Marshal(e.ResourceProperties) // a map decoded from JSON: it encodes
+	if err := json.Unmarshal(raw, &p); err != nil || p.SecretArn == "" || p.AppRole == "" || p.RegistrarRole == "" || p.AuditorRole == "" {
+		return physicalID, nil, errors.New("dbinit: SecretArn, AppRole, RegistrarRole and AuditorRole are required string properties")
 	}
-	raw, err := h.secret(ctx, p.SecretArn)
+	secret, err := h.secret(ctx, p.SecretArn)
 	if err != nil {
-		return resp, fmt.Errorf("dbinit: read master secret: %w", err)
+		return physicalID, nil, fmt.Errorf("dbinit: read master secret: %w", err)
 	}
 	var s masterSecret
-	if err := json.Unmarshal([]byte(raw), &s); err != nil || s.Host == "" || s.Username == "" {
-		return resp, errors.New("dbinit: the master secret is not an RDS credential (username, password, host, port, dbname)")
+	if err := json.Unmarshal([]byte(secret), &s); err != nil || s.Host == "" || s.Username == "" {
+		return physicalID, nil, errors.New("dbinit: the master secret is not an RDS credential (username, password, host, port, dbname)")
 	}
 	db, err := h.connect(ctx, s)
 	if err != nil {
-		return resp, fmt.Errorf("dbinit: connect to %s: %w", s.Host, err)
+		return physicalID, nil, fmt.Errorf("dbinit: connect to %s: %w", s.Host, err)
 	}
 	defer db.Close()
 	res, err := postgres.Bootstrap(ctx, db, postgres.Migrations(), postgres.Roles{App: p.AppRole, Registrar: p.RegistrarRole, Auditor: p.AuditorRole})
 	if err != nil {
-		return resp, fmt.Errorf("dbinit: %w", err)
+		return physicalID, nil, fmt.Errorf("dbinit: %w", err)
 	}
 	h.log.InfoContext(ctx, "database bootstrapped", "request", e.RequestType, "applied", res.Applied,
 		"schemaVersion", res.Version, "roleCreated", res.RoleCreated)
-	resp.Data = map[string]string{"SchemaVersion": strconv.FormatInt(res.Version, 10)}
-	return resp, nil
+	return physicalID, map[string]any{"SchemaVersion": strconv.FormatInt(res.Version, 10)}, nil
 }
 
 // connectTLS opens a connection verified against the RDS CAs.
@@ -161,6 +149,6 @@ func run(logger *slog.Logger) error {
 		connect: connectTLS,
 		log:     logger,
 	}
-	lambda.Start(h.handle)
+	lambda.Start(cfn.LambdaWrap(h.handle))
 	return nil
 }
