@@ -1,7 +1,9 @@
 // Package assembly reads a synthesized CDK cloud assembly (cdk.out): its
-// manifest and the CloudFormation templates of its stacks. The diagram and
-// the cost model are both drawn from it, so they describe what would be
-// deployed.
+// manifest, the CloudFormation templates of its stacks, and the reports the
+// compliance packs and CDK's validation write beside them. The diagram, the
+// cost model, the compliance summary and the infra tests all read it here,
+// so they describe what would be deployed. It imports only the standard
+// library.
 package assembly
 
 import (
@@ -49,6 +51,50 @@ func (r Resource) Path() string {
 // Every resource must carry its construct path (the CDK CLI records it by
 // default), except CDK's own metadata resource.
 func Load(dir string) ([]*Stack, error) {
+	artifacts, err := stackArtifacts(dir)
+	if err != nil {
+		return nil, err
+	}
+	var stacks []*Stack
+	for _, a := range artifacts {
+		s := &Stack{Name: a.name, Region: a.region}
+		if err := readJSON(a.template, &s.Template); err != nil {
+			return nil, err
+		}
+		for id, r := range s.Template.Resources {
+			if r.Path() == "" && r.Type != "AWS::CDK::Metadata" {
+				return nil, fmt.Errorf("%s: resource %s has no aws:cdk:path metadata (synthesize with path metadata, as the CDK CLI does by default)", a.name, id)
+			}
+		}
+		stacks = append(stacks, s)
+	}
+	return stacks, nil
+}
+
+// Templates reads every stack's template whole, by stack name, for readers
+// that need more of it than Template holds (tests).
+func Templates(dir string) (map[string]map[string]any, error) {
+	artifacts, err := stackArtifacts(dir)
+	if err != nil {
+		return nil, err
+	}
+	templates := map[string]map[string]any{}
+	for _, a := range artifacts {
+		var t map[string]any
+		if err := readJSON(a.template, &t); err != nil {
+			return nil, err
+		}
+		templates[a.name] = t
+	}
+	return templates, nil
+}
+
+// stackArtifact is a stack of the manifest: its name, region and template
+// file.
+type stackArtifact struct{ name, region, template string }
+
+// stackArtifacts reads the manifest's stacks, sorted by name.
+func stackArtifacts(dir string) ([]stackArtifact, error) {
 	var manifest struct {
 		Artifacts map[string]struct {
 			Type        string
@@ -59,27 +105,17 @@ func Load(dir string) ([]*Stack, error) {
 	if err := readJSON(filepath.Join(dir, "manifest.json"), &manifest); err != nil {
 		return nil, err
 	}
-	var stacks []*Stack
+	var out []stackArtifact
 	for name, a := range manifest.Artifacts {
-		if a.Type != "aws:cloudformation:stack" {
-			continue
+		if a.Type == "aws:cloudformation:stack" {
+			out = append(out, stackArtifact{name, a.Environment[strings.LastIndex(a.Environment, "/")+1:], filepath.Join(dir, a.Properties.TemplateFile)})
 		}
-		s := &Stack{Name: name, Region: a.Environment[strings.LastIndex(a.Environment, "/")+1:]}
-		if err := readJSON(filepath.Join(dir, a.Properties.TemplateFile), &s.Template); err != nil {
-			return nil, err
-		}
-		for id, r := range s.Template.Resources {
-			if r.Path() == "" && r.Type != "AWS::CDK::Metadata" {
-				return nil, fmt.Errorf("%s: resource %s has no aws:cdk:path metadata (synthesize with path metadata, as the CDK CLI does by default)", name, id)
-			}
-		}
-		stacks = append(stacks, s)
 	}
-	if len(stacks) == 0 {
+	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no stacks in the manifest", dir)
 	}
-	sort.Slice(stacks, func(i, j int) bool { return stacks[i].Name < stacks[j].Name })
-	return stacks, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
 }
 
 func readJSON(path string, v any) error {

@@ -252,12 +252,7 @@ func TestMerchantKeys(t *testing.T) {
 		!strings.Contains(permission, `"SourceAccount":"123456789012"`) || !strings.Contains(permission, fn.logicalID) {
 		t.Errorf("Secrets Manager's permission %s", permission)
 	}
-	var policy string
-	for _, p := range appResources("AWS::IAM::ManagedPolicy") {
-		if p.Properties["ManagedPolicyName"] == "payments-merchant-keys-pr123-policy" {
-			policy = jsonOf(p.Properties["PolicyDocument"])
-		}
-	}
+	policy := jsonOf(policyOf(t, appResources("AWS::IAM::ManagedPolicy"), "payments-merchant-keys-pr123-policy"))
 	for _, want := range []string{
 		`"Action":["secretsmanager:CreateSecret","secretsmanager:TagResource"],"Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["Environment","Merchant"]},"StringEquals":{"aws:RequestTag/Environment":"pr123"}},"Effect":"Allow","Resource":"arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:payments/pr123/merchants/*"`,
 		`{"Action":"apigateway:POST","Condition":{"StringEquals":{"aws:RequestTag/Environment":"pr123"}},"Effect":"Allow","Resource":"arn:aws:apigateway:ap-southeast-1::/apikeys","Sid":"CreateThisEnvironmentsApiKeys"}`,

@@ -114,22 +114,6 @@ func TestAnchorsAreLockedAndSigned(t *testing.T) {
 	}
 }
 
-// policyOf returns the statements of the customer-managed policy named name.
-func policyOf(t *testing.T, rs []resource, name string) []map[string]any {
-	t.Helper()
-	for _, r := range rs {
-		if r.Properties["ManagedPolicyName"] == name {
-			var out []map[string]any
-			for _, s := range asList(asMap(r.Properties["PolicyDocument"])["Statement"]) {
-				out = append(out, asMap(s))
-			}
-			return out
-		}
-	}
-	t.Fatalf("no policy %s", name)
-	return nil
-}
-
 // The audit function connects as the auditor, may read and add anchors but
 // never delete or unlock one, and signs only digests with ECDSA; the
 // scheduler invokes it hourly to anchor and daily to verify, and may invoke

@@ -258,15 +258,10 @@ func TestDocumentBucket(t *testing.T) {
 // with the two keys only through S3, and nothing else.
 func TestReplicationRoleCanOnlyReplicate(t *testing.T) {
 	var actions []string
-	for _, r := range dataResources("AWS::IAM::ManagedPolicy") {
-		if r.Properties["ManagedPolicyName"] != "payments-docs-replication-"+testSuffix+"-policy" {
-			continue
-		}
-		for _, s := range r.Properties["PolicyDocument"].(map[string]any)["Statement"].([]any) {
-			actions = append(actions, stringsOf(s.(map[string]any)["Action"])...)
-			if strings.HasPrefix(stringsOf(s.(map[string]any)["Action"])[0], "kms:") && s.(map[string]any)["Condition"] == nil {
-				t.Errorf("KMS statement without a kms:ViaService condition: %v", s)
-			}
+	for _, s := range policyOf(t, dataResources("AWS::IAM::ManagedPolicy"), "payments-docs-replication-"+testSuffix+"-policy") {
+		actions = append(actions, stringsOf(s["Action"])...)
+		if strings.HasPrefix(stringsOf(s["Action"])[0], "kms:") && s["Condition"] == nil {
+			t.Errorf("KMS statement without a kms:ViaService condition: %v", s)
 		}
 	}
 	slices.Sort(actions)

@@ -86,6 +86,8 @@ func (b *goBuild) TryBundle(outputDir *string, _ *awscdk.BundlingOptions) *bool 
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		// A failed build must fail the synth, never produce an empty asset.
+		// ILocalBundling has no error result: a panic in the callback is
+		// how jsii throws, and the synth fails with this message.
 		panic(fmt.Sprintf("go build %s for Lambda: %v\n%s", b.pkg, err, out))
 	}
 	if binary, err := os.ReadFile(target); err == nil {

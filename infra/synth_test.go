@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/fintech/payments-platform/assembly"
 	"github.com/fintech/payments-platform/environment"
 
 	"github.com/fintech/payments-platform/infra"
@@ -132,7 +133,7 @@ func synthesize(overrides map[string]any) (syn *synthesis, err error) {
 	for k, v := range overrides {
 		context[k] = v
 	}
-	syn = &synthesis{templates: map[string]map[string]any{}}
+	syn = &synthesis{}
 	if syn.outdir, err = os.MkdirTemp("", "cdk-test-"); err != nil {
 		return nil, err
 	}
@@ -151,16 +152,8 @@ func synthesize(overrides map[string]any) (syn *synthesis, err error) {
 	if syn.validationReport, err = os.ReadFile(filepath.Join(syn.outdir, "validation-report.json")); err != nil {
 		return nil, fmt.Errorf("validation report not written: %w", err)
 	}
-	for _, s := range syn.stacks.All() {
-		data, err := os.ReadFile(filepath.Join(syn.outdir, *s.StackName()+".template.json"))
-		if err != nil {
-			return nil, err
-		}
-		var t map[string]any
-		if err := json.Unmarshal(data, &t); err != nil {
-			return nil, err
-		}
-		syn.templates[*s.StackName()] = t
+	if syn.templates, err = assembly.Templates(syn.outdir); err != nil {
+		return nil, err
 	}
 	return syn, nil
 }
@@ -611,4 +604,43 @@ func TestResourceCounts(t *testing.T) {
 			t.Errorf("%s: %d resources, over half of CloudFormation's limit: split the stack", stack, got)
 		}
 	}
+}
+
+func appResources(types ...string) []resource { return stackResources(stacks.App, types...) }
+
+// refOf is the logical id a {"Ref": id} or {"Fn::GetAtt": [id, attr]}
+// names, or "".
+func refOf(v any) string {
+	m, _ := v.(map[string]any)
+	if id, ok := m["Ref"].(string); ok {
+		return id
+	}
+	if getAtt, ok := m["Fn::GetAtt"].([]any); ok && len(getAtt) > 0 {
+		id, _ := getAtt[0].(string)
+		return id
+	}
+	return ""
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+// policyOf returns the statements of the customer-managed policy named
+// name, and fails the test when there is none: a renamed policy must not
+// silently skip the checks on it.
+func policyOf(t *testing.T, rs []resource, name string) []map[string]any {
+	t.Helper()
+	for _, r := range rs {
+		if r.Properties["ManagedPolicyName"] == name {
+			var out []map[string]any
+			for _, s := range asList(asMap(r.Properties["PolicyDocument"])["Statement"]) {
+				out = append(out, asMap(s))
+			}
+			return out
+		}
+	}
+	t.Fatalf("no policy %s", name)
+	return nil
 }

@@ -11,15 +11,14 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
+
+	"github.com/fintech/payments-platform/assembly"
 )
 
 func main() {
@@ -37,103 +36,39 @@ func main() {
 	}
 }
 
-// reportLine is one row of a cdk-nag JSON report (NagReportLine).
-type reportLine struct {
-	RuleID          string `json:"ruleId"`
-	ResourceID      string `json:"resourceId"`
-	Compliance      string `json:"compliance"`
-	ExceptionReason string `json:"exceptionReason"`
-	RuleLevel       string `json:"ruleLevel"`
-}
-
 // PackSummary counts one pack's findings over every stack.
 type PackSummary struct {
 	Pack       string
-	Errors     []reportLine
-	Warnings   []reportLine
+	Errors     []assembly.NagReportLine
+	Warnings   []assembly.NagReportLine
 	Suppressed int
 	Checked    int
 }
 
 // Summarize reads every "<pack>--<stack>-NagReport.json" in dir.
 func Summarize(dir string) ([]PackSummary, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*-NagReport.json"))
+	byPack, err := assembly.NagReports(dir)
 	if err != nil {
 		return nil, err
 	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("no cdk-nag reports in %s: was the app synthesized with the compliance packs?", dir)
-	}
-	byPack := map[string]*PackSummary{}
-	for _, file := range files {
-		pack, _, ok := strings.Cut(filepath.Base(file), "--")
-		if !ok {
-			return nil, fmt.Errorf("%s: not named <pack>--<stack>-NagReport.json", file)
-		}
-		var report struct {
-			Lines []reportLine `json:"lines"`
-		}
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal(data, &report); err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		s := byPack[pack]
-		if s == nil {
-			s = &PackSummary{Pack: pack}
-			byPack[pack] = s
-		}
-		for _, l := range report.Lines {
-			s.Checked++
+	summaries := make([]PackSummary, 0, len(byPack))
+	for pack, lines := range byPack {
+		s := PackSummary{Pack: pack, Checked: len(lines)}
+		for _, l := range lines {
+			finding, isError := l.Unsuppressed()
 			switch {
 			case l.Compliance == "Suppressed":
 				s.Suppressed++
-			case l.Compliance == "Non-Compliant" && l.RuleLevel == "Error":
+			case finding && isError:
 				s.Errors = append(s.Errors, l)
-			case l.Compliance == "Non-Compliant":
+			case finding:
 				s.Warnings = append(s.Warnings, l)
 			}
 		}
-	}
-	summaries := make([]PackSummary, 0, len(byPack))
-	for _, s := range byPack {
-		summaries = append(summaries, *s)
+		summaries = append(summaries, s)
 	}
 	sort.Slice(summaries, func(i, j int) bool { return summaries[i].Pack < summaries[j].Pack })
 	return summaries, nil
-}
-
-// ValidationFindings counts the violations in CDK's validation-report.json
-// (the built-in "CloudFormation Validate" plugin and construct annotations).
-func ValidationFindings(dir string) ([]string, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "validation-report.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil // written only when validation ran; an older CLI or CDK_VALIDATION=false
-	}
-	if err != nil {
-		return nil, err
-	}
-	var report struct {
-		PluginReports []struct {
-			PluginName string `json:"pluginName"`
-			Violations []struct {
-				RuleName    string `json:"ruleName"`
-				Description string `json:"description"`
-			} `json:"violations"`
-		} `json:"pluginReports"`
-	}
-	if err := json.Unmarshal(data, &report); err != nil {
-		return nil, fmt.Errorf("validation-report.json: %w", err)
-	}
-	var findings []string
-	for _, p := range report.PluginReports {
-		for _, v := range p.Violations {
-			findings = append(findings, fmt.Sprintf("%s %s: %s", p.PluginName, v.RuleName, strings.TrimSpace(v.Description)))
-		}
-	}
-	return findings, nil
 }
 
 // templateNagDir is where the CDK app writes the reports of the packs run
@@ -149,7 +84,7 @@ func run(dir string, w io.Writer) (failed bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	findings, err := ValidationFindings(dir)
+	findings, err := assembly.ValidationFindings(dir)
 	if err != nil {
 		return false, err
 	}
