@@ -99,11 +99,35 @@ type Observability struct {
 // subscriptions, and the alarms.
 func NewObservability(scope constructs.Construct, id string, props *ObservabilityProps) *Observability {
 	this := constructs.NewConstruct(scope, &id)
-	cfg, t := props.Config, props.Thresholds
+	t := props.Thresholds
 	o := &Observability{Construct: this, Topics: map[severity]awssns.Topic{}}
 	if t.SuccessRatePercent <= 0 || t.ProcessingP99Millis <= 0 || t.DatabaseCPUPercent <= 0 || t.ReplicaLagMillis <= 0 {
 		awscdk.Annotations_Of(this).AddError(jsii.String(fmt.Sprintf("every alarm threshold must be set (a zero alarms on everything or nothing): %+v", t)))
 	}
+	s := newSignals(props)
+	o.addTopics(scope, props)
+	o.addAlarms(props.Config, watches(props, s))
+	o.addDashboard(scope, props, s)
+	return o
+}
+
+// signals are the metrics and expressions both the alarms and the
+// dashboard read.
+type signals struct {
+	minute, five, hour awscdk.Duration
+	// custom is one of our metrics (package metrics) in this environment.
+	custom      func(name, statistic string, period awscdk.Duration) cw.Metric
+	successRate func(condition string) cw.MathExpression
+	fiveXXRate  func(period awscdk.Duration) cw.MathExpression
+	// containerInsights is a metric of the API service.
+	containerInsights func(name string) cw.Metric
+
+	p99, outboxAge, queueAge, apiLatencyP99, missingTasks  cw.IMetric
+	unhealthyTargets, replicaLag, stageBlocked, albBlocked cw.IMetric
+}
+
+func newSignals(props *ObservabilityProps) signals {
+	cfg := props.Config
 	minute, five, hour := awscdk.Duration_Minutes(jsii.Number(1)), awscdk.Duration_Minutes(jsii.Number(5)), awscdk.Duration_Hours(jsii.Number(1))
 	custom := func(name, statistic string, period awscdk.Duration) cw.Metric {
 		return cw.NewMetric(&cw.MetricProps{
@@ -161,6 +185,16 @@ func NewObservability(scope constructs.Construct, id string, props *Observabilit
 	}
 	stageBlocked, albBlocked := wafBlocked(props.WebACLs.Stage, "API stage"), wafBlocked(props.WebACLs.LoadBalancer, "ALB")
 
+	return signals{
+		minute: minute, five: five, hour: hour, custom: custom, successRate: successRate, fiveXXRate: fiveXXRate, containerInsights: containerInsights,
+		p99: p99, outboxAge: outboxAge, apiLatencyP99: apiLatencyP99, replicaLag: replicaLag, queueAge: queueAge,
+		unhealthyTargets: unhealthyTargets, stageBlocked: stageBlocked, albBlocked: albBlocked, missingTasks: missingTasks,
+	}
+}
+
+// addTopics creates the page and ticket topics and their subscriptions.
+func (o *Observability) addTopics(scope constructs.Construct, props *ObservabilityProps) {
+	cfg, this := props.Config, o.Construct
 	// Both topics are encrypted with the messaging key, whose policy admits
 	// CloudWatch (see keys.go). E-mail addresses hear of everything; a
 	// paging service only of pages.
@@ -185,24 +219,34 @@ func NewObservability(scope constructs.Construct, id string, props *Observabilit
 		Value: o.Topics[ticket].TopicArn(), Description: jsii.String("Alarms for the working day"),
 	})
 
-	// watch is one alarm: what it means, who hears of it, and why its
-	// treatment of missing data can never hide the failure it watches
-	// (written into the runbook's section too).
-	type watch struct {
-		id, meaning string
-		severity    severity
-		metric      cw.IMetric
-		threshold   float64
-		op          cw.ComparisonOperator
-		periods     float64
-		missing     cw.TreatMissingData
-		// anomaly: alarm above the metric's anomaly-detection band of this
-		// many standard deviations instead of a threshold.
-		anomaly float64
-	}
+}
+
+// watch is one alarm: what it means, who hears of it, and why its
+// treatment of missing data can never hide the failure it watches
+// (written into the runbook's section too).
+type watch struct {
+	id, meaning string
+	severity    severity
+	metric      cw.IMetric
+	threshold   float64
+	op          cw.ComparisonOperator
+	periods     float64
+	missing     cw.TreatMissingData
+	// anomaly: alarm above the metric's anomaly-detection band of this
+	// many standard deviations instead of a threshold.
+	anomaly float64
+}
+
+// watches are the alarms: what on-call needs to hear of, and how soon.
+func watches(props *ObservabilityProps, s signals) []watch {
+	t := props.Thresholds
+	minute, five, hour := s.minute, s.five, s.hour
+	custom, successRate, fiveXXRate := s.custom, s.successRate, s.fiveXXRate
+	p99, outboxAge, queueAge, apiLatencyP99, missingTasks := s.p99, s.outboxAge, s.queueAge, s.apiLatencyP99, s.missingTasks
+	unhealthyTargets, replicaLag, stageBlocked, albBlocked := s.unhealthyTargets, s.replicaLag, s.stageBlocked, s.albBlocked
 	stall := metrics.StallAfter.Seconds()
 	minutes := metrics.StallAfter.Minutes()
-	watches := []watch{
+	return []watch{
 		{id: "relay-stalled", severity: page, metric: outboxAge, threshold: stall, op: cw.ComparisonOperator_GREATER_THAN_THRESHOLD, periods: minutes,
 			missing: cw.TreatMissingData_BREACHING,
 			meaning: fmt.Sprintf("Payments are not leaving the outbox: its oldest unsent row is older than %.0f minutes for %.0f minutes, or no API task has reported the outbox for %.0f minutes.", minutes, minutes, minutes)},
@@ -254,6 +298,12 @@ func NewObservability(scope constructs.Construct, id string, props *Observabilit
 		{id: "waf-alb-blocks-spike", severity: ticket, metric: albBlocked, anomaly: 3, periods: 2, missing: cw.TreatMissingData_NOT_BREACHING,
 			meaning: "The ALB's web ACL blocks far more requests than usual (injection, managed rules) for 10 minutes: an attack, or a client whose requests now look like one."},
 	}
+}
+
+// addAlarms creates one alarm per watch, notifying its severity's topic,
+// and lets CloudWatch publish to each topic for exactly its alarms.
+func (o *Observability) addAlarms(cfg environment.Config, watches []watch) {
+	this := o.Construct
 	alarmArns := map[severity][]string{}
 	for _, w := range watches {
 		name := alarmName(cfg, w.id)
@@ -295,6 +345,15 @@ func NewObservability(scope constructs.Construct, id string, props *Observabilit
 		}))
 	}
 
+}
+
+// addDashboard creates the dashboard and outputs its URL.
+func (o *Observability) addDashboard(scope constructs.Construct, props *ObservabilityProps, s signals) {
+	cfg, this := props.Config, o.Construct
+	minute, five := s.minute, s.five
+	custom, successRate, containerInsights := s.custom, s.successRate, s.containerInsights
+	p99, outboxAge, queueAge, apiLatencyP99, unhealthyTargets, replicaLag, stageBlocked, albBlocked := s.p99, s.outboxAge, s.queueAge, s.apiLatencyP99, s.unhealthyTargets, s.replicaLag, s.stageBlocked, s.albBlocked
+	api := props.API.RestAPI
 	graph := func(title string, left ...cw.IMetric) cw.GraphWidget {
 		return cw.NewGraphWidget(&cw.GraphWidgetProps{Title: jsii.String(title), Left: &left, Width: jsii.Number(8), Height: jsii.Number(6)})
 	}
@@ -321,7 +380,6 @@ func NewObservability(scope constructs.Construct, id string, props *Observabilit
 		Value:       jsii.String(fmt.Sprintf("https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s", cfg.Region, cfg.Region, cfg.Name("dashboard"))),
 		Description: jsii.String("The payments CloudWatch dashboard"),
 	})
-	return o
 }
 
 // alarmName is "payments-<suffix>-<id>".
