@@ -362,9 +362,8 @@ func TestProduction(t *testing.T) {
 		if !*s.TerminationProtection() {
 			t.Errorf("%s: no termination protection", *s.StackName())
 		}
-		errs := assertions.Annotations_FromStack(s).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String(".*")))
-		for _, e := range *errs {
-			t.Errorf("production %s: %v", *e.Id, e.Entry.Data)
+		for _, e := range errorAnnotations(s) {
+			t.Errorf("production: %s", e)
 		}
 	}
 }

@@ -856,7 +856,6 @@ func TestCheckVpcLinkQuota(t *testing.T) {
 func TestCheckWAFLoggingPolicy(t *testing.T) {
 	ctx := context.Background()
 	d := mustDeployment(t)
-	const check = "waf logging policy"
 	t.Run("OK", func(t *testing.T) {
 		f := goodAWS()
 		before := len(aws.ToString(f.policies[1].PolicyDocument))
