@@ -34,6 +34,12 @@ const (
 	EnvPort       = "DATABASE_PORT"
 	EnvName       = "DATABASE_NAME"
 	EnvUser       = "DATABASE_USER"
+	// EnvMaxConns sizes the API's pools (per pool; the API only).
+	EnvMaxConns = "DATABASE_MAX_CONNS"
+	// EnvURL is a connection string with its own credentials, instead of
+	// the variables above and IAM authentication: the platform on one
+	// machine (package local) and tests, never AWS.
+	EnvURL = "DATABASE_URL"
 )
 
 // Environment is what a function or task connecting to the writer as role

@@ -306,8 +306,9 @@ func (b *builder) connect() {
 		if name, ok := r.Properties["BucketName"].(string); ok && r.Type == "AWS::S3::Bucket" {
 			buckets[name] = b.owner[key]
 		}
-		// A function behind a custom resource's ServiceToken (directly or
-		// through the provider framework) runs at deploy time only.
+		// A function behind a custom resource's ServiceToken (directly, or
+		// through a provider function, as CDK's own resources are) runs at
+		// deploy time only.
 		if target, ok := referenced(r.Properties["ServiceToken"], key.stack, nil); ok {
 			deployTime[target] = true
 			for _, next := range b.refsOf(target) {

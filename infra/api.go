@@ -417,7 +417,8 @@ func mtlsDomain(scope constructs.Construct, cfg environment.Config, props *Payme
 		ConcurrencyBound: "CloudFormation invokes it once per deployment that changes the truststore.",
 		Vpc:              props.Network.Vpc, Subnets: props.Network.PrivateSubnets(), LogsKey: props.Keys.Logs,
 		Statements: []awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid: jsii.String("WriteTheTruststore"), Actions: jsii.Strings("s3:PutObject"),
+			// GetObject: HeadObject, the current version of an unchanged bundle.
+			Sid: jsii.String("WriteTheTruststore"), Actions: jsii.Strings("s3:PutObject", "s3:GetObject"),
 			Resources: jsii.Strings("arn:aws:s3:::" + bucketName + "/" + key),
 		})},
 	})
@@ -429,7 +430,7 @@ func mtlsDomain(scope constructs.Construct, cfg environment.Config, props *Payme
 	object.Node().AddDependency(bucket)
 	suppress(writer.Function, true, finding{
 		rule:   "NIST.800.53.R5-LambdaDLQ",
-		reason: "A synchronous CloudFormation custom resource: a failure fails the deployment; there is no asynchronous event to keep.",
+		reason: customResourceDLQReason,
 	})
 
 	domain := apigw.NewDomainName(scope, jsii.String("Domain"), &apigw.DomainNameProps{

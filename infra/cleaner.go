@@ -133,9 +133,8 @@ func suppressBucketCleanerFindings(c *BucketCleaner, outsideVpc bool, objectArns
 		reason:    "Emptying a bucket deletes every object version in it: the grant is DeleteObject/DeleteObjectVersion on the objects of exactly these named buckets of this environment.",
 	})
 	findings := []finding{{
-		rule: "NIST.800.53.R5-LambdaDLQ",
-		reason: "The cleaner runs synchronously as a CloudFormation custom resource: a failure is reported to CloudFormation, which stops the stack deletion. " +
-			"There is no asynchronous event to keep in a dead-letter queue.",
+		rule:   "NIST.800.53.R5-LambdaDLQ",
+		reason: customResourceDLQReason,
 	}}
 	if outsideVpc {
 		reason := "The replica region has no VPC: it holds only the replica bucket, its keys and its log bucket. The cleaner calls S3 only, " +

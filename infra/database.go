@@ -358,8 +358,7 @@ func suppressDatabaseFindings(d *Database, cfg environment.Config) {
 		appliesTo: []string{"Resource::arn:aws:logs:" + cfg.Region + ":" + cfg.Account + ":log-group:RDSOSMetrics:log-stream:*"},
 		reason:    "Enhanced Monitoring writes one log stream per instance, named by RDS, into the RDSOSMetrics group; the grant is limited to that group's streams.",
 	})
-	dlq := "dbinit runs synchronously as a CloudFormation custom resource: a failure is returned to CloudFormation, which fails and rolls back the deployment. " +
-		"There is no asynchronous event to keep in a dead-letter queue."
+	dlq := customResourceDLQReason
 	suppress(d.Node().FindChild(jsii.String("Init")).Node().FindChild(jsii.String("Function")), true,
 		finding{rule: "NIST.800.53.R5-LambdaDLQ", reason: dlq})
 }

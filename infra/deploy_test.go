@@ -469,7 +469,10 @@ var ourCustomResources = []string{"Custom::PaymentsSchema", "Custom::EmptyBucket
 // up a minute after the function's own timeout, is created after the
 // function's policy, so the first call is not refused, and a function in
 // the VPC can reach the answer's pre-signed S3 URL (through the gateway
-// endpoint's prefix list).
+// endpoint's prefix list) for as long as the resource exists: the resource
+// depends on that rule, so a stack deletion removes the rule only after the
+// resource's Delete has answered. CloudFormation invokes the function
+// asynchronously; Lambda must not retry it.
 func TestCustomResourcesAnswerOrFailFast(t *testing.T) {
 	seen := map[string]bool{}
 	for name, syn := range syntheses() {
@@ -499,6 +502,9 @@ func TestCustomResourcesAnswerOrFailFast(t *testing.T) {
 						for _, egress := range g.resources {
 							if egress.Type == "AWS::EC2::SecurityGroupEgress" && refOf(egress.Properties["GroupId"]) == refOf(group) {
 								rules = append(rules, egress.Properties)
+								if !g.dependsOn(id, egress.logicalID) {
+									t.Errorf("%s: %s/%s does not depend on %s, its function's egress rule: a stack deletion may remove the rule first", name, stack, id, egress.logicalID)
+								}
 							}
 						}
 						for _, rule := range rules {
@@ -509,6 +515,14 @@ func TestCustomResourcesAnswerOrFailFast(t *testing.T) {
 					if !reachesS3 {
 						t.Errorf("%s: %s/%s: its function %s cannot reach S3 to answer CloudFormation", name, stack, id, fn.logicalID)
 					}
+				}
+				retriesOff := false
+				for _, c := range g.resources {
+					retriesOff = retriesOff || c.Type == "AWS::Lambda::EventInvokeConfig" && refOf(c.Properties["FunctionName"]) == fn.logicalID &&
+						c.Properties["MaximumRetryAttempts"] == float64(0)
+				}
+				if !retriesOff {
+					t.Errorf("%s: %s/%s: Lambda may retry its function %s after a crash", name, stack, id, fn.logicalID)
 				}
 				for _, policy := range g.resources {
 					if policy.Type == "AWS::IAM::ManagedPolicy" && refers(policy, refOf(fn.Properties["Role"])) && !g.dependsOn(id, policy.logicalID) {

@@ -177,7 +177,14 @@ type GoFunction struct {
 	LogGroup      awslogs.LogGroup
 	Role          *ServiceRole
 	timeout       awscdk.Duration
+	// servesCustomResources is set once its asynchronous retries are off.
+	servesCustomResources bool
 }
+
+// customResourceDLQReason is why a function that serves custom resources
+// needs no dead-letter queue.
+const customResourceDLQReason = "CloudFormation invokes it asynchronously for a custom resource; the handler answers SUCCESS or FAILED itself, " +
+	"Lambda's retries are off, and a crash fails the resource after its ServiceTimeout: there is no event to keep in a dead-letter queue."
 
 // customResourceGrace is how long CloudFormation waits past a handler's
 // own timeout before it fails the custom resource.
@@ -186,11 +193,15 @@ const customResourceGrace = 60
 // CustomResource is a CloudFormation custom resource this function serves:
 // its ARN is the service token, and the handler answers CloudFormation
 // itself (aws-lambda-go's cfn.LambdaWrap) through the pre-signed S3 URL of
-// the request. Every custom resource of this app is one of these, rather
-// than CDK's provider framework, which would add a function, a role, a log
-// group and a security group per handler for what LambdaWrap does in
-// process. A handler that dies without answering (a timeout, out of memory)
-// would leave CloudFormation waiting for an hour; ServiceTimeout fails the
+// the request. Every custom resource of ours is one of these, rather than
+// CDK's provider framework, which would add a function, a role, a log group
+// and a security group per handler for what LambdaWrap does in process.
+//
+// CloudFormation invokes the function asynchronously. The handler answers
+// SUCCESS or FAILED itself, so Lambda's retries are off: a retry after a
+// crash would run the request again after CloudFormation may have moved on.
+// A handler that dies without answering (a timeout, out of memory) would
+// leave CloudFormation waiting for an hour; ServiceTimeout fails the
 // resource a minute after the function's own timeout instead.
 func (f *GoFunction) CustomResource(scope constructs.Construct, id, resourceType string, properties map[string]any) awscdk.CustomResource {
 	cr := awscdk.NewCustomResource(scope, jsii.String(id), &awscdk.CustomResourceProps{
@@ -199,8 +210,14 @@ func (f *GoFunction) CustomResource(scope constructs.Construct, id, resourceType
 		ServiceTimeout: awscdk.Duration_Seconds(jsii.Number(*f.timeout.ToSeconds(nil) + customResourceGrace)),
 		Properties:     &properties,
 	})
-	// CloudFormation calls the function as soon as the resource is
-	// created: its policy must exist by then.
+	if !f.servesCustomResources {
+		f.Function.ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{RetryAttempts: jsii.Number(0)})
+		f.servesCustomResources = true
+	}
+	// Created after everything of the function (its policy, its security
+	// group's rules) and so deleted before it: the function must be able to
+	// act and to answer for as long as the resource exists.
+	cr.Node().AddDependency(f.Construct)
 	f.Role.UsedBy(cr)
 	return cr
 }

@@ -115,8 +115,8 @@ func NewMerchantKeys(scope constructs.Construct, id string, props *MerchantKeysP
 	// Deleted before the usage plan (its keys are attached) and while the
 	// function, its role, its network rules and the registry still exist.
 	cleanup := fn.CustomResource(scope, "MerchantCredentials", "Custom::MerchantKeys",
-		map[string]any{"Environment": cfg.EnvironmentSuffix, "Production": cfg.Production})
-	cleanup.Node().AddDependency(fn.Construct, props.UsagePlan)
+		map[string]any{"Environment": cfg.EnvironmentSuffix})
+	cleanup.Node().AddDependency(props.UsagePlan)
 
 	suppress(fn.Node().FindChild(jsii.String("RolePolicy")), true, finding{
 		rule: "AwsSolutions-IAM5",
@@ -129,8 +129,9 @@ func NewMerchantKeys(scope constructs.Construct, id string, props *MerchantKeysP
 			"secretsmanager:ListSecrets, the VPC network-interface and X-Ray actions have no resource-level permissions.",
 	})
 	suppress(fn.Function, true, finding{
-		rule:   "NIST.800.53.R5-LambdaDLQ",
-		reason: "Every caller invokes it synchronously (operators, Secrets Manager's rotation steps, which it retries and marks failed, CloudFormation): there is no asynchronous event to keep.",
+		rule: "NIST.800.53.R5-LambdaDLQ",
+		reason: "Operators and Secrets Manager's rotation steps invoke it synchronously (Secrets Manager retries a failed step and marks the rotation failed); " +
+			"for its custom resource, " + customResourceDLQReason,
 	})
 	return fn
 }

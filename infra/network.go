@@ -62,6 +62,13 @@ func interfaceEndpoints() []interfaceEndpoint {
 		{"Ssm", awsec2.InterfaceVpcEndpointAwsService_SSM(), "Systems Manager management of the NAT instances (no SSH)"},
 		{"SsmMessages", awsec2.InterfaceVpcEndpointAwsService_SSM_MESSAGES(), "Session Manager shells on the NAT instances"},
 		{"Ec2Messages", awsec2.InterfaceVpcEndpointAwsService_EC2_MESSAGES(), "Systems Manager agent command channel"},
+		// Nothing of this version calls Lambda from the VPC. An environment
+		// deployed before dbinit answered CloudFormation itself still has
+		// CDK's provider framework, which deletes its old schema resource by
+		// invoking dbinit through this endpoint during the upgrade (the
+		// network stack updates first). Remove it once every environment
+		// runs this version (docs/OPERATIONS.md, upgrades).
+		{"Lambda", awsec2.InterfaceVpcEndpointAwsService_LAMBDA(), "the provider framework of environments deployed before this version, deleting their old schema resource"},
 		// The control plane (apigateway.<region>.amazonaws.com), not
 		// execute-api: the rotators create API keys and attach them to the
 		// usage plan.

@@ -138,7 +138,7 @@ func NewPaymentService(scope constructs.Construct, id string, props *PaymentServ
 			database.EnvPort:       jsii.String(strconv.Itoa(database.Port)),
 			database.EnvName:       jsii.String(database.Name),
 			database.EnvUser:       jsii.String(database.AppRole),
-			"DATABASE_MAX_CONNS":   jsii.String(strconv.Itoa(maxConnsPerPool)),
+			database.EnvMaxConns:   jsii.String(strconv.Itoa(maxConnsPerPool)),
 			"AWS_REGION":           jsii.String(region),
 			"OUTBOX_QUEUE_URL":     props.Queues.Payments.QueueUrl(),
 			"ENVIRONMENT":          jsii.String(cfg.EnvironmentSuffix), // the metrics' dimension

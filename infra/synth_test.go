@@ -583,11 +583,11 @@ func TestEveryFunctionLogsToAnAuditGroup(t *testing.T) {
 func TestResourceCounts(t *testing.T) {
 	want := map[string]int{
 		environment.AccountStackName:    3,
-		"PaymentsReplica-" + testSuffix: 14,
+		"PaymentsReplica-" + testSuffix: 15,
 		"PaymentsKeys-" + testSuffix:    14,
-		"PaymentsNetwork-" + testSuffix: 73,
-		"PaymentsData-" + testSuffix:    47,
-		"PaymentsApp-" + testSuffix:     155,
+		"PaymentsNetwork-" + testSuffix: 74,
+		"PaymentsData-" + testSuffix:    49,
+		"PaymentsApp-" + testSuffix:     158,
 	}
 	for stack, tmpl := range templates {
 		got := 0

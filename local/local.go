@@ -44,6 +44,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/fintech/payments-platform/database"
 	"github.com/fintech/payments-platform/environment"
 	"github.com/fintech/payments-platform/gateway"
 	"github.com/fintech/payments-platform/postgres"
@@ -190,7 +191,7 @@ func (p *Platform) startAPI(ctx context.Context) error {
 		return err
 	}
 	p.api, err = startProcess(p.opts.Log, "api", filepath.Join(p.bin, "api"), nil, append(p.awsEnv(),
-		"API_ADDR="+addr, "DATABASE_URL="+p.AppDSN(), "DATABASE_MAX_CONNS=8",
+		"API_ADDR="+addr, database.EnvURL+"="+p.AppDSN(), database.EnvMaxConns+"=8",
 		"OUTBOX_QUEUE_URL="+p.QueueURL, "ENVIRONMENT=local", "SHUTDOWN_TIMEOUT=5s"))
 	if err != nil {
 		return err
@@ -230,7 +231,7 @@ func (p *Platform) StartProcessor(ctx context.Context) error {
 	}
 	proc, err := startProcess(p.opts.Log, "processor", filepath.Join(p.bin, "aws-lambda-rie"),
 		[]string{"--runtime-interface-emulator-address", emulator, "--runtime-api-address", runtimeAPI, filepath.Join(p.bin, "processor")},
-		append(p.awsEnv(), "DATABASE_URL="+p.AppDSN(), "ENVIRONMENT=local", "AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(environment.ProcessorTimeoutSeconds), "LOG_LEVEL=warn"))
+		append(p.awsEnv(), database.EnvURL+"="+p.AppDSN(), "ENVIRONMENT=local", "AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(environment.ProcessorTimeoutSeconds), "LOG_LEVEL=warn"))
 	if err != nil {
 		return err
 	}

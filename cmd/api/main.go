@@ -78,7 +78,7 @@ func (c config) String() string {
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		Addr: ":8080", TLS: getenv("API_TLS") == "true", DatabaseURL: getenv("DATABASE_URL"),
+		Addr: ":8080", TLS: getenv("API_TLS") == "true", DatabaseURL: getenv(database.EnvURL),
 		WriterHost: getenv(database.EnvWriterHost), ReaderHost: getenv(database.EnvReaderHost),
 		DatabasePort: database.Port, DatabaseName: database.Name, DatabaseUser: database.AppRole,
 		Region: getenv("AWS_REGION"), MaxConns: 32, ShutdownTimeout: 25 * time.Second,
@@ -103,10 +103,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.DatabasePort = port
 	}
-	if v := getenv("DATABASE_MAX_CONNS"); v != "" {
+	if v := getenv(database.EnvMaxConns); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			errs = append(errs, fmt.Errorf("DATABASE_MAX_CONNS %q is not 1-1000", v))
+			errs = append(errs, fmt.Errorf("%s %q is not 1-1000", database.EnvMaxConns, v))
 		}
 		c.MaxConns = int32(n)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/fintech/payments-platform/database"
 	"github.com/fintech/payments-platform/emf"
 	"github.com/fintech/payments-platform/metrics"
 	"github.com/fintech/payments-platform/payments"
@@ -122,7 +123,7 @@ func main() {
 
 func run(logger *slog.Logger) error {
 	ctx := context.Background()
-	cfg := postgres.PoolConfig{DSN: os.Getenv("DATABASE_URL"), MaxConns: recordConcurrency}
+	cfg := postgres.PoolConfig{DSN: os.Getenv(database.EnvURL), MaxConns: recordConcurrency}
 	if cfg.DSN == "" {
 		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 		if err != nil {

@@ -23,18 +23,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-type putAPI interface {
+type objectAPI interface {
 	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 }
 
 type writer struct {
-	s3  putAPI
+	s3  objectAPI
 	log *slog.Logger
 }
 
-// handle writes on Create and Update (a new bundle is a new version) and
-// keeps the object on Delete: versions are history, the bucket goes with the
-// stack.
+// handle writes on Create and on an Update that changes the bundle (a new
+// bundle is a new version), answers an Update that changes nothing of it
+// (another property of the resource changed) with the current version, so
+// the custom domain keeps its truststore, and keeps the object on Delete:
+// versions are history, the bucket goes with the stack.
 func (w writer) handle(ctx context.Context, e cfn.Event) (string, map[string]any, error) {
 	bucket, _ := e.ResourceProperties["Bucket"].(string)
 	key, _ := e.ResourceProperties["Key"].(string)
@@ -48,6 +51,15 @@ func (w writer) handle(ctx context.Context, e cfn.Event) (string, map[string]any
 	}
 	if err := checkBundle(bundle); err != nil {
 		return id, nil, err
+	}
+	if e.RequestType == cfn.RequestUpdate && e.OldResourceProperties["Bucket"] == bucket && e.OldResourceProperties["Key"] == key && e.OldResourceProperties["Pem"] == bundle {
+		head, err := w.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+		if err != nil {
+			return id, nil, fmt.Errorf("truststore: read the version of %s: %w", id, err)
+		}
+		if version := aws.ToString(head.VersionId); version != "" {
+			return id, map[string]any{"VersionId": version}, nil
+		}
 	}
 	out, err := w.s3.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: &bucket, Key: &key, Body: strings.NewReader(bundle), ContentType: aws.String("application/x-pem-file"),

@@ -18,6 +18,10 @@ type fakeS3 struct {
 	version string
 }
 
+func (f *fakeS3) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	return &s3.HeadObjectOutput{VersionId: aws.String("current")}, nil
+}
+
 func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
 	b, _ := io.ReadAll(in.Body)
 	f.puts = append(f.puts, *in.Bucket+"/"+*in.Key+":"+string(b))
@@ -48,6 +52,15 @@ func TestHandle(t *testing.T) {
 		}
 		if len(f.puts) != 2 || !strings.HasPrefix(f.puts[0], "trust/truststore.pem:-----BEGIN CERTIFICATE-----") {
 			t.Errorf("puts %v", f.puts)
+		}
+	})
+	t.Run("AnUnchangedBundleKeepsItsVersion", func(t *testing.T) {
+		f := &fakeS3{version: "v8"}
+		e := event(cfn.RequestUpdate, string(ca))
+		e.OldResourceProperties = map[string]any{"Bucket": "trust", "Key": "truststore.pem", "Pem": string(ca)}
+		_, data, err := writer{s3: f, log: quiet}.handle(context.Background(), e)
+		if err != nil || data["VersionId"] != "current" || len(f.puts) != 0 {
+			t.Fatalf("%v %v, puts %v", data, err, f.puts)
 		}
 	})
 	t.Run("DeleteKeepsTheHistory", func(t *testing.T) {
