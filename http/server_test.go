@@ -191,8 +191,8 @@ func TestCreateAndGetPayment(t *testing.T) {
 	if strings.Contains(string(created.body), token) {
 		t.Error("the payment method token is echoed")
 	}
-	if n := a.count(t, `SELECT count(*) FROM payments.outbox WHERE payment_id = $1`, p.ID); n != 1 {
-		t.Errorf("%d outbox rows for the payment, want 1 (written in the same transaction)", n)
+	if n := a.count(t, `SELECT count(*) FROM payments.payment_events WHERE payment_id = $1 AND event_type = 'created' AND xact IS NOT NULL`, p.ID); n != 1 {
+		t.Errorf("%d created events (the outbox message) for the payment, want 1 (written in the same transaction)", n)
 	}
 
 	got := a.get(t, "/v1/payments/"+p.ID)
@@ -703,8 +703,8 @@ func TestIdempotency(t *testing.T) {
 		if n := a.count(t, `SELECT count(*) FROM payments.payments`); n != 1 {
 			t.Errorf("%d payments, want exactly 1", n)
 		}
-		if n := a.count(t, `SELECT count(*) FROM payments.outbox`); n != 1 {
-			t.Errorf("%d outbox rows, want exactly 1", n)
+		if n := a.count(t, `SELECT count(*) FROM payments.payment_events WHERE event_type = 'created'`); n != 1 {
+			t.Errorf("%d created events (outbox messages), want exactly 1", n)
 		}
 	})
 }

@@ -35,8 +35,9 @@ func NewPaymentService(writer, reader *pgxpool.Pool) *PaymentService {
 
 // createPayment is the whole write, one statement and so one transaction
 // and one round trip: the idempotency row first (ON CONFLICT DO NOTHING),
-// then the payment, its outbox event and the first event of its history
-// (see payments.payment_events) only if that row was new. A
+// then the payment and the first event of its history (see
+// payments.payment_events), which is also its outbox message (OutboxRelay),
+// only if that row was new. A
 // concurrent request with the same key blocks on the idempotency row until
 // this statement's transaction ends, then finds it committed and replays it:
 // concurrent duplicates create exactly one payment and never see half of
@@ -52,15 +53,12 @@ const createPayment = `WITH idem AS (
 		(id, merchant_id, amount_minor, currency, payment_method_token, reference, status, created_at, updated_at)
 	SELECT payment_id, $5, $6, $7, $8, $9, 'pending', $10, $10 FROM idem
 	RETURNING id
-), history AS (
-	INSERT INTO payments.payment_events
-		(payment_id, seq, event_type, merchant_id, actor, request_id, occurred_at, details, hash)
-	SELECT id, 1, 'created', $5, $12, $13, $10, $14, $15 FROM pay
 )
-INSERT INTO payments.outbox (payment_id, event_type, payload, created_at)
-SELECT id, 'payment.created', $11, $10 FROM pay`
+INSERT INTO payments.payment_events
+	(payment_id, seq, event_type, merchant_id, actor, request_id, occurred_at, details, hash)
+SELECT id, 1, 'created', $5, $12, $13, $10, $14, $15 FROM pay`
 
-// CreatePayment creates the payment, its outbox event and the idempotency
+// CreatePayment creates the payment, its created event and the idempotency
 // record atomically, or replays the request that used the key first.
 func (s *PaymentService) CreatePayment(ctx context.Context, by payments.Actor, idem payments.Idempotency, p payments.NewPayment) (payments.Result, error) {
 	fingerprint, err := hex.DecodeString(idem.Fingerprint)

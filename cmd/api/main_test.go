@@ -159,10 +159,13 @@ func TestOutboxReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	svc := postgres.NewPaymentService(pool, pool)
+	// Three payments created before the stall threshold, as if the relay
+	// had been wedged since (the history takes no backdated write from the
+	// API, so their created events are written here directly).
 	for i := range 3 {
-		p := payments.NewPayment{MerchantID: "m", Amount: 100, Currency: "SGD", PaymentMethodToken: "tok_12345678", Reference: "r"}
-		if _, err := svc.CreatePayment(ctx, payments.Actor{Credential: "test", RequestID: "r"}, payments.Idempotency{Key: fmt.Sprint(i), Fingerprint: p.Fingerprint()}, p); err != nil {
+		if _, err := pool.Exec(ctx, `INSERT INTO payments.payment_events (payment_id, seq, event_type, merchant_id, actor, request_id, occurred_at, details, hash)
+			VALUES (gen_random_uuid(), 1, 'created', 'm', 'api-key:k', $1, now() - $2::interval, '{"amount":100,"currency":"SGD","reference":"r"}', decode(repeat('00', 32), 'hex'))`,
+			fmt.Sprint("req-", i), (metrics.StallAfter + time.Minute).String()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -171,10 +174,6 @@ func TestOutboxReport(t *testing.T) {
 	t.Run("WedgedRelayBreaches", func(t *testing.T) {
 		if _, err := relay.RelayBatch(ctx, refusingPublisher{}, 50); err == nil {
 			t.Fatal("the refusing publisher published")
-		}
-		// As if the relay had been wedged past the stall threshold.
-		if _, err := pool.Exec(ctx, `UPDATE payments.outbox SET created_at = now() - $1::interval`, (metrics.StallAfter + time.Minute).String()); err != nil {
-			t.Fatal(err)
 		}
 		record := firstRecord(t, relay)
 		if record[metrics.OutboxBacklog] != 3.0 {

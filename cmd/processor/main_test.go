@@ -64,8 +64,9 @@ func (f *fixture) create(t *testing.T, amount int64, token string) events.SQSMes
 	if err != nil {
 		t.Fatal(err)
 	}
-	var body []byte
-	if err := f.pool.QueryRow(context.Background(), `SELECT payload::text FROM payments.outbox WHERE payment_id = $1`, res.Payment.ID).Scan(&body); err != nil {
+	// The message the relay sends: the payment as the API returned it.
+	body, err := json.Marshal(res.Payment)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return events.SQSMessage{MessageId: "m-" + res.Payment.ID, Body: string(body)}
