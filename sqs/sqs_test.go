@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -137,5 +138,49 @@ func TestRejectedEntriesAreRetried(t *testing.T) {
 	}
 	if len(queue.received) != 12 {
 		t.Errorf("%d events published, want 12", len(queue.received))
+	}
+}
+
+// slowQueue answers each call after a pause and records how many calls
+// were in flight at once.
+type slowQueue struct {
+	mu               sync.Mutex
+	inFlight, most   int
+	calls, delivered int
+}
+
+func (q *slowQueue) SendMessageBatch(_ context.Context, in *awssqs.SendMessageBatchInput, _ ...func(*awssqs.Options)) (*awssqs.SendMessageBatchOutput, error) {
+	q.mu.Lock()
+	q.inFlight++
+	q.calls++
+	q.most = max(q.most, q.inFlight)
+	q.mu.Unlock()
+	time.Sleep(20 * time.Millisecond) // SendMessageBatch's latency in AWS
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.inFlight--
+	out := &awssqs.SendMessageBatchOutput{}
+	for _, e := range in.Entries {
+		q.delivered++
+		out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id})
+	}
+	return out, nil
+}
+
+// One relay publishes for every API task in turn: its batches go out
+// MaxInFlight at a time, or 1,000 payments a second would not fit in the
+// calls' latency.
+func TestPublishSendsBatchesAtOnce(t *testing.T) {
+	queue := &slowQueue{}
+	events := make([]payments.OutboxEvent, 200)
+	for i := range events {
+		events[i] = payments.OutboxEvent{ID: int64(i + 1), PaymentID: fmt.Sprint("p", i), Payload: []byte(`{}`)}
+	}
+	sent, err := sqs.Publisher{Client: queue, QueueURL: "q"}.Publish(context.Background(), events)
+	if err != nil || len(sent) != 200 || queue.delivered != 200 || queue.calls != 20 {
+		t.Fatalf("sent %d (%v), %d delivered in %d calls", len(sent), err, queue.delivered, queue.calls)
+	}
+	if queue.most != sqs.MaxInFlight {
+		t.Errorf("at most %d calls at once, want %d", queue.most, sqs.MaxInFlight)
 	}
 }

@@ -224,12 +224,16 @@ func run(ctx context.Context, logger *slog.Logger, getenv func(string) string) e
 	return nil
 }
 
+// relayBatch is how many payments one relay round publishes: twenty
+// SendMessageBatch calls, ten at a time (sqs.MaxInFlight).
+const relayBatch = 200
+
 // relayOutbox publishes the outbox until ctx ends: batches back to back
 // while there is work, a short pause when there is none or SQS or the
 // database fails.
 func relayOutbox(ctx context.Context, relay *postgres.OutboxRelay, publisher payments.Publisher, logger *slog.Logger) {
 	for ctx.Err() == nil {
-		n, err := relay.RelayBatch(ctx, publisher, 50)
+		n, err := relay.RelayBatch(ctx, publisher, relayBatch)
 		if err != nil && ctx.Err() == nil {
 			logger.WarnContext(ctx, "outbox relay", "error", err)
 		}
