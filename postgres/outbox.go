@@ -34,6 +34,9 @@ type OutboxRelay struct {
 // NewOutboxRelay relays from pool (the writer).
 func NewOutboxRelay(pool *pgxpool.Pool) *OutboxRelay { return &OutboxRelay{pool: pool} }
 
+// RelayRoundTimeout bounds one round of RelayBatch.
+const RelayRoundTimeout = 10 * time.Second
+
 // relayName is the row of payments.relay_position the payment queue's
 // relays share.
 const relayName = "payments"
@@ -46,10 +49,51 @@ type Backlog struct {
 	OldestAge time.Duration
 }
 
-// unrelayed are the created events past the relay's position (the
-// partial index payment_events_unrelayed), oldest transaction first.
-const unrelayed = `FROM payments.payment_events e, payments.relay_position r
-	WHERE r.relay = '` + relayName + `' AND e.event_type = 'created' AND e.xact IS NOT NULL AND (e.xact, e.id) > (r.xact, r.id)`
+// unrelayed are the created events past a position ($1 xact, $2 id), by
+// the partial index payment_events_unrelayed. The position is a parameter,
+// not a join, so that the index is entered at it rather than walked from
+// its start.
+const unrelayed = `FROM payments.payment_events e
+	WHERE e.event_type = 'created' AND e.xact IS NOT NULL AND (e.xact, e.id) > ($1::xid8, $2::bigint)`
+
+// ErrRelayPosition is a relay position that cannot be right: missing, or
+// ahead of every transaction of this cluster (the database was restored or
+// copied into a cluster whose transaction counter is behind). Relaying would
+// silently skip payments, so the relay stops and says so, and the backlog
+// is not reported (the relay-stalled alarm treats that as breaching).
+var ErrRelayPosition = errors.New("outbox: the relay position is missing or ahead of this cluster's transactions (docs/RUNBOOK.md, relay-stalled)")
+
+// readPosition reads the relay's position, taking its turn when lock is
+// set: ok is false when another relay has the turn.
+func readPosition(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, lock bool) (at position, ok bool, err error) {
+	query := `SELECT xact::text, id, xact > pg_snapshot_xmax(pg_current_snapshot()) FROM payments.relay_position WHERE relay = $1`
+	if lock {
+		query += ` FOR UPDATE SKIP LOCKED`
+	}
+	var ahead bool
+	err = q.QueryRow(ctx, query, relayName).Scan(&at.xact, &at.id, &ahead)
+	if errors.Is(err, pgx.ErrNoRows) && lock {
+		// Locked by another relay, or missing.
+		var exists bool
+		if err = q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM payments.relay_position WHERE relay = $1)`, relayName).Scan(&exists); err == nil {
+			if exists {
+				return at, false, nil
+			}
+			return at, false, ErrRelayPosition
+		}
+	}
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return at, false, ErrRelayPosition
+	case err != nil:
+		return at, false, classify(err)
+	case ahead:
+		return at, false, fmt.Errorf("%w: it is at transaction %s", ErrRelayPosition, at.xact)
+	}
+	return at, true, nil
+}
 
 // Backlog reports the unsent payments: a relay that has stopped shows as a
 // backlog whose oldest payment keeps ageing, whatever the relay's own
@@ -57,10 +101,14 @@ const unrelayed = `FROM payments.payment_events e, payments.relay_position r
 func (r *OutboxRelay) Backlog(ctx context.Context) (Backlog, error) {
 	var b Backlog
 	var seconds float64
-	err := r.pool.QueryRow(ctx, `SELECT sum(n)::int, coalesce(extract(epoch FROM now() - min(oldest)), 0)::float8 FROM (
+	at, _, err := readPosition(ctx, r.pool, false)
+	if err != nil {
+		return Backlog{}, err
+	}
+	err = r.pool.QueryRow(ctx, `SELECT sum(n)::int, coalesce(extract(epoch FROM now() - min(oldest)), 0)::float8 FROM (
 		SELECT count(*) AS n, min(e.occurred_at) AS oldest `+unrelayed+`
 		UNION ALL
-		SELECT count(*), min(created_at) FROM payments.outbox WHERE sent_at IS NULL) backlog`).Scan(&b.Unsent, &seconds)
+		SELECT count(*), min(created_at) FROM payments.outbox WHERE sent_at IS NULL) backlog`, at.xact, at.id).Scan(&b.Unsent, &seconds)
 	if err != nil {
 		return Backlog{}, classify(err)
 	}
@@ -72,6 +120,10 @@ func (r *OutboxRelay) Backlog(ctx context.Context) (Backlog, error) {
 // the published ones. It returns how many it sent; 0 also when another
 // relay has the turn.
 func (r *OutboxRelay) RelayBatch(ctx context.Context, publisher payments.Publisher, limit int) (int, error) {
+	// A hung call must not hold the turn (and a transaction id, which holds
+	// every relay's horizon back) for long.
+	ctx, cancel := context.WithTimeout(ctx, RelayRoundTimeout)
+	defer cancel()
 	sent, err := r.relayCreated(ctx, publisher, limit)
 	if err != nil || sent == limit {
 		return sent, err
@@ -92,18 +144,14 @@ func (r *OutboxRelay) relayCreated(ctx context.Context, publisher payments.Publi
 		return 0, classify(err)
 	}
 	defer tx.Rollback(ctx)
-	var at position
-	err = tx.QueryRow(ctx, `SELECT xact::text, id FROM payments.relay_position WHERE relay = $1 FOR UPDATE SKIP LOCKED`, relayName).Scan(&at.xact, &at.id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil // another relay's turn
-	}
-	if err != nil {
-		return 0, classify(err)
+	at, turn, err := readPosition(ctx, tx, true)
+	if err != nil || !turn {
+		return 0, err
 	}
 	// Below the oldest transaction still running, the events are final.
 	rows, err := tx.Query(ctx, `SELECT e.id, e.xact::text, e.payment_id, e.merchant_id, e.occurred_at, e.details `+unrelayed+`
 		AND e.xact < pg_snapshot_xmin(pg_current_snapshot())
-		ORDER BY e.xact, e.id LIMIT $1`, limit)
+		ORDER BY e.xact, e.id LIMIT $3`, at.xact, at.id, limit)
 	if err != nil {
 		return 0, classify(err)
 	}

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
 
@@ -36,6 +37,10 @@ func TestRelayNeverPassesAPaymentStillToCommit(t *testing.T) {
 	ctx := context.Background()
 	relay := postgres.NewOutboxRelay(h.pool)
 	out := &published{}
+	var valid bool // built by 00009, outside a transaction
+	if err := h.admin.QueryRow(`SELECT indisvalid FROM pg_index WHERE indexrelid = 'payments.payment_events_unrelayed'::regclass`).Scan(&valid); err != nil || !valid {
+		t.Fatalf("the relay's index: valid %v, %v", valid, err)
+	}
 
 	open, err := h.pool.Begin(ctx)
 	if err != nil {
@@ -73,5 +78,33 @@ func TestRelayNeverPassesAPaymentStillToCommit(t *testing.T) {
 	}
 	if b, err := relay.Backlog(ctx); err != nil || b.Unsent != 0 {
 		t.Errorf("backlog %+v %v after publishing everything", b, err)
+	}
+}
+
+// A relay position that cannot be right stops the relay loudly instead of
+// skipping payments in silence: missing, or ahead of every transaction of
+// the cluster (the database restored or copied into a cluster whose
+// transaction counter is behind). The backlog is not reported either, which
+// the relay-stalled alarm treats as breaching.
+func TestRelayRefusesAnImpossiblePosition(t *testing.T) {
+	for name, damage := range map[string]string{
+		"Missing": `DELETE FROM payments.relay_position`,
+		"Ahead":   `UPDATE payments.relay_position SET xact = (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000)::text::xid8`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHistory(t)
+			ctx := context.Background()
+			h.pay(t, "m1", 1, "tok_12345678")
+			if _, err := h.admin.Exec(damage); err != nil {
+				t.Fatal(err)
+			}
+			relay := postgres.NewOutboxRelay(h.pool)
+			if _, err := relay.RelayBatch(ctx, &published{}, 50); !errors.Is(err, postgres.ErrRelayPosition) {
+				t.Errorf("relayed with the position %s: %v", name, err)
+			}
+			if b, err := relay.Backlog(ctx); !errors.Is(err, postgres.ErrRelayPosition) {
+				t.Errorf("reported a backlog of %+v with the position %s: %v", b, name, err)
+			}
+		})
 	}
 }

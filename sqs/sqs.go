@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -70,7 +71,7 @@ func (p Publisher) send(ctx context.Context, batch []payments.OutboxEvent) ([]in
 	entries := make([]types.SendMessageBatchRequestEntry, len(batch))
 	for i, e := range batch {
 		entries[i] = types.SendMessageBatchRequestEntry{
-			Id: aws.String(strconv.FormatInt(e.ID, 10)), MessageBody: aws.String(string(e.Payload)),
+			Id: aws.String(strconv.FormatInt(e.ID, 10)), MessageBody: aws.String(sqsSafe(e.Payload)),
 			MessageAttributes: map[string]types.MessageAttributeValue{
 				"paymentId": {DataType: aws.String("String"), StringValue: aws.String(e.PaymentID)},
 			},
@@ -93,4 +94,22 @@ func (p Publisher) send(ctx context.Context, batch []payments.OutboxEvent) ([]in
 		return sent, fmt.Errorf("sqs: %d of %d entries rejected, first %s: %s", len(out.Failed), len(batch), aws.ToString(f.Code), aws.ToString(f.Message))
 	}
 	return sent, nil
+}
+
+// sqsSafe is a JSON body with the characters SQS refuses in a message
+// (everything but #x9, #xA, #xD, #x20-#xD7FF, #xE000-#xFFFD and
+// #x10000-#x10FFFF) written as JSON escapes, which decode to the same
+// string. json.Marshal escapes the control characters but lets U+FFFE and
+// U+FFFF through, and one message SQS refuses would come back every round:
+// the relay never moves past a message it could not send.
+func sqsSafe(body []byte) string {
+	var b strings.Builder
+	for _, r := range string(body) {
+		if r == 0x9 || r == 0xA || r == 0xD || r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF {
+			b.WriteRune(r)
+			continue
+		}
+		fmt.Fprintf(&b, `\u%04x`, r)
+	}
+	return b.String()
 }

@@ -2,6 +2,7 @@ package sqs_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -183,4 +184,32 @@ func TestPublishSendsBatchesAtOnce(t *testing.T) {
 	if queue.most != sqs.MaxInFlight {
 		t.Errorf("at most %d calls at once, want %d", queue.most, sqs.MaxInFlight)
 	}
+}
+
+// A reference may hold characters SQS refuses in a message body (U+FFFE,
+// U+FFFF pass the API's validation and json.Marshal): they go out escaped,
+// and the processor reads the same payment.
+func TestBodiesAreWhatSQSAccepts(t *testing.T) {
+	p := payments.Payment{ID: "0190a8e4-1f0b-7c2e-8d5a-3b6f9e2c1d4a", Reference: "order \ufffe\uffff \u00e9 \U0001F600"}
+	payload, _ := json.Marshal(p)
+	queue := &bodyQueue{}
+	if _, err := (sqs.Publisher{Client: queue, QueueURL: "q"}).Publish(context.Background(), []payments.OutboxEvent{{ID: 1, PaymentID: p.ID, Payload: payload}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range queue.body {
+		if r == 0xFFFE || r == 0xFFFF {
+			t.Errorf("body %q holds %U, which SQS refuses", queue.body, r)
+		}
+	}
+	var got payments.Payment
+	if err := json.Unmarshal([]byte(queue.body), &got); err != nil || got.Reference != p.Reference {
+		t.Errorf("body %q reads as %q (%v), want %q", queue.body, got.Reference, err, p.Reference)
+	}
+}
+
+type bodyQueue struct{ body string }
+
+func (q *bodyQueue) SendMessageBatch(_ context.Context, in *awssqs.SendMessageBatchInput, _ ...func(*awssqs.Options)) (*awssqs.SendMessageBatchOutput, error) {
+	q.body = *in.Entries[0].MessageBody
+	return &awssqs.SendMessageBatchOutput{Successful: []types.SendMessageBatchResultEntry{{Id: in.Entries[0].Id}}}, nil
 }

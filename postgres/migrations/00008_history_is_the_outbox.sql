@@ -13,11 +13,15 @@
 -- alone would, since ids are drawn before their transactions commit, in any
 -- order. Events written before this migration have no xact: the outbox table
 -- relayed them (and relays what is left of them).
+--
+-- Both ALTERs change the catalog only (no rewrite: the default is set after
+-- the column exists, for new rows), but take the table's exclusive lock:
+-- rather than queue behind a long transaction and block every payment
+-- behind it, they give up after 5 s and the deployment fails (run it again).
+-- The index is built by 00009, without blocking writes.
+SET LOCAL lock_timeout = '5s';
 ALTER TABLE payments.payment_events ADD COLUMN xact xid8;
--- Set as a default only now, so that the existing rows are not rewritten.
 ALTER TABLE payments.payment_events ALTER COLUMN xact SET DEFAULT pg_current_xact_id();
-CREATE INDEX payment_events_unrelayed ON payments.payment_events (xact, id)
-    WHERE event_type = 'created' AND xact IS NOT NULL;
 
 -- One row: how far the relay has published. Relays (one per API task) take
 -- turns through its row lock.
@@ -30,5 +34,4 @@ INSERT INTO payments.relay_position VALUES ('payments', '0', 0);
 
 -- +goose Down
 DROP TABLE payments.relay_position;
-DROP INDEX payments.payment_events_unrelayed;
 ALTER TABLE payments.payment_events DROP COLUMN xact;
