@@ -185,6 +185,13 @@ merchants: ## list ENV's merchants and their API-key secrets (needs AWS credenti
 clean: ## remove build outputs
 	rm -rf cdk.out cdk.out.production cdk.out.preflight build
 
+.PHONY: measure
+measure: ## the code's shape: lines per package, largest functions, go vet, staticcheck, duplicates (when installed)
+	go run ./cmd/codestats
+	go vet $(GO_PACKAGES)
+	go run honnef.co/go/tools/cmd/staticcheck@v0.7.0 $(GO_PACKAGES)
+	@if command -v duplicates >/dev/null; then duplicates; else echo "duplicates is not installed: skipped"; fi
+
 .PHONY: bench-api
 bench-api: postgres ## benchmark the API against pgbench running the same transaction, then 10,000 connections
 	@command -v wrk >/dev/null || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
