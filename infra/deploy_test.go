@@ -229,24 +229,38 @@ var productionReservedConcurrency = float64(environment.PostureOf(true).Processo
 // The first master-secret rotation runs as soon as its schedule exists and
 // needs the writer up, not only the cluster resource.
 func TestRotationWaitsForTheDatabaseInstances(t *testing.T) {
+	waitsForTheDatabaseInstances(t, "AWS::SecretsManager::RotationSchedule", "the rotation schedule")
+}
+
+// dbinit connects to the writer as soon as the schema resource exists
+// (CloudFormation calls it at once): the instances, not only the cluster
+// resource, must be up.
+func TestSchemaWaitsForTheDatabaseInstances(t *testing.T) {
+	waitsForTheDatabaseInstances(t, "Custom::PaymentsSchema", "the schema resource")
+}
+
+// waitsForTheDatabaseInstances checks that the one resource of type in
+// each synthesis's data stack is created after all three instances.
+func waitsForTheDatabaseInstances(t *testing.T, resourceType, what string) {
+	t.Helper()
 	for name, syn := range syntheses() {
 		stack := "PaymentsData-" + suffixOf(name)
 		g := newGraph(stack, syn[stack])
-		var schedules, instances []string
+		var users, instances []string
 		for id, r := range g.resources {
 			switch r.Type {
-			case "AWS::SecretsManager::RotationSchedule":
-				schedules = append(schedules, id)
+			case resourceType:
+				users = append(users, id)
 			case "AWS::RDS::DBInstance":
 				instances = append(instances, id)
 			}
 		}
-		if len(schedules) != 1 || len(instances) != 3 {
-			t.Fatalf("%s: %d rotation schedules and %d instances", name, len(schedules), len(instances))
+		if len(users) != 1 || len(instances) != 3 {
+			t.Fatalf("%s: %d of %s and %d instances", name, len(users), resourceType, len(instances))
 		}
 		for _, instance := range instances {
-			if !g.dependsOn(schedules[0], instance) {
-				t.Errorf("%s: the rotation schedule may run before %s exists", name, instance)
+			if !g.dependsOn(users[0], instance) {
+				t.Errorf("%s: %s may run before %s exists", name, what, instance)
 			}
 		}
 	}
@@ -499,12 +513,18 @@ func TestCustomResourcesAnswerOrFailFast(t *testing.T) {
 						// Inline in the group, or a rule of its own that
 						// names it.
 						rules := asList(g.resources[refOf(group)].Properties["SecurityGroupEgress"])
-						for _, egress := range g.resources {
-							if egress.Type == "AWS::EC2::SecurityGroupEgress" && refOf(egress.Properties["GroupId"]) == refOf(group) {
-								rules = append(rules, egress.Properties)
-								if !g.dependsOn(id, egress.logicalID) {
-									t.Errorf("%s: %s/%s does not depend on %s, its function's egress rule: a stack deletion may remove the rule first", name, stack, id, egress.logicalID)
-								}
+						for _, rule := range g.resources {
+							names := refOf(rule.Properties["GroupId"]) == refOf(group) || refOf(rule.Properties["SourceSecurityGroupId"]) == refOf(group)
+							if rule.Type != "AWS::EC2::SecurityGroupEgress" && rule.Type != "AWS::EC2::SecurityGroupIngress" || !names {
+								continue
+							}
+							if rule.Type == "AWS::EC2::SecurityGroupEgress" {
+								rules = append(rules, rule.Properties)
+							}
+							// Created before the resource (its first call
+							// needs the path), deleted after it.
+							if !g.dependsOn(id, rule.logicalID) {
+								t.Errorf("%s: %s/%s does not depend on %s, a network rule of its function: it may be called before the rule exists, or the rule removed first", name, stack, id, rule.logicalID)
 							}
 						}
 						for _, rule := range rules {
