@@ -80,9 +80,6 @@ type Config struct {
 	// Production turns on deletion protection, retained data and production
 	// sizes. Default false: every resource is destroyable and small.
 	Production bool
-	// Posture is what Production decides (PostureOf): the constructs read
-	// it, never Production itself.
-	Posture Posture
 	// VpcCidr is the VPC's IPv4 range, a private /16. It is a literal (not the
 	// VPC's CidrBlock token) so that security-group rules built from it can be
 	// evaluated by cdk-nag. Default "10.40.0.0/16".
@@ -240,13 +237,12 @@ func Load(context func(key string) any, getenv func(string) string) (Config, err
 		*flag.value = on
 	}
 
-	cfg.Posture = PostureOf(cfg.Production)
-	cfg.DBInstanceClass = str(KeyDBInstanceClass, cfg.Posture.DBInstanceClass)
-	retention, retentionErr := contextInt(context(KeyDocumentVersionRetentionDays), cfg.Posture.DocumentVersionRetentionDays)
+	cfg.DBInstanceClass = str(KeyDBInstanceClass, cfg.Posture().DBInstanceClass)
+	retention, retentionErr := contextInt(context(KeyDocumentVersionRetentionDays), cfg.Posture().DocumentVersionRetentionDays)
 	cfg.DocumentVersionRetentionDays = retention
 
-	cpu, cpuErr := contextInt(context(KeyAPITaskCPU), cfg.Posture.APITaskCPU)
-	memory, memoryErr := contextInt(context(KeyAPITaskMemory), cfg.Posture.APITaskMemory)
+	cpu, cpuErr := contextInt(context(KeyAPITaskCPU), cfg.Posture().APITaskCPU)
+	memory, memoryErr := contextInt(context(KeyAPITaskMemory), cfg.Posture().APITaskMemory)
 	cfg.APITaskCPU, cfg.APITaskMemory = cpu, memory
 	burst, burstErr := contextInt(context(KeyAPIBurstLimit), 2000)
 	cfg.APIBurstLimit = burst

@@ -72,7 +72,7 @@ func (c Config) KeyAlias(domain string) string {
 // production, "<service>.<suffix>.<domainName>" elsewhere, so that PR
 // environments sharing a domain never claim the same name.
 func (c Config) HostName(service string) string {
-	if c.Posture.BareHostNames {
+	if c.Posture().BareHostNames {
 		return service + "." + c.DomainName
 	}
 	return service + "." + c.EnvironmentSuffix + "." + c.DomainName

@@ -8,7 +8,7 @@ import (
 
 // Posture is everything that differs between a production environment and
 // the others (pull-request and development environments), decided here
-// and nowhere else: the constructs read Config.Posture, and the only
+// and nowhere else: the constructs read Config.Posture(), and the only
 // question they ask of Config.Production is which posture applies. The
 // README's "What production changes" table is PostureTable, which a test
 // keeps equal to this.
@@ -59,6 +59,11 @@ type Posture struct {
 	DocumentVersionRetentionDays int    // KeyDocumentVersionRetentionDays
 	APITaskCPU, APITaskMemory    int    // KeyAPITaskCPU, KeyAPITaskMemory
 }
+
+// Posture is what Production decides: the constructs read it, never
+// Production itself. It is derived, never stored, so that no Config can
+// carry a posture that disagrees with it.
+func (c Config) Posture() Posture { return PostureOf(c.Production) }
 
 // PostureOf is the posture of a production environment, or of any other.
 func PostureOf(production bool) Posture {

@@ -51,7 +51,7 @@ func NewStacks(app awscdk.App, cfg environment.Config, sourceRoot string) Stacks
 		})
 	}
 	newStack := func(component, region, description string, crossRegion bool) awscdk.Stack {
-		return stack(cfg.StackName(component), region, description, cfg.Posture.Protected, crossRegion)
+		return stack(cfg.StackName(component), region, description, cfg.Posture().Protected, crossRegion)
 	}
 
 	var s Stacks
@@ -79,7 +79,7 @@ func NewStacks(app awscdk.App, cfg environment.Config, sourceRoot string) Stacks
 	database := NewDatabase(s.Data, "Database", &DatabaseProps{Config: cfg, Network: network, Keys: dataKeys, CardDataFindings: findings, SourceRoot: sourceRoot})
 	storage := NewStorage(s.Data, "Storage", &StorageProps{Config: cfg, Keys: dataKeys, ReplicaKeyArn: replica.Key.KeyArn()})
 	newAuditQueries(s.Data, cfg, database.LogGroup)
-	if !cfg.Posture.RetainData {
+	if !cfg.Posture().RetainData {
 		NewBucketCleaner(s.Data, "BucketCleaner", &BucketCleanerProps{
 			Name: "data", Config: cfg, SourceRoot: sourceRoot, LogsKey: dataKeys.Logs, Network: network,
 			Buckets: []CleanedBucket{
@@ -125,7 +125,7 @@ func NewStacks(app awscdk.App, cfg environment.Config, sourceRoot string) Stacks
 		Config: cfg, Keys: appKeys, Thresholds: DefaultAlarmThresholds, API: gateway, Edge: edge, WebACLs: webACLs,
 		Service: service, Database: database, Queues: queues, Processor: processor, Auditor: auditor,
 	})
-	if !cfg.Posture.RetainData {
+	if !cfg.Posture().RetainData {
 		NewBucketCleaner(s.App, "BucketCleaner", &BucketCleanerProps{
 			Name: "app", Config: cfg, SourceRoot: sourceRoot, LogsKey: appKeys.Logs, Network: network,
 			Buckets: []CleanedBucket{{Name: cfg.BucketName("mtls", cfg.Region), Bucket: gateway.Truststore}},

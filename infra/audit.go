@@ -56,7 +56,7 @@ func lockedBucketProps(cfg environment.Config, name string, key awskms.IKey, log
 	props.ServerAccessLogsBucket = logs
 	props.ServerAccessLogsPrefix = jsii.String(prefix)
 	props.ObjectLockEnabled = jsii.Bool(true)
-	props.ObjectLockDefaultRetention = auditObjectLock(cfg.Posture.ComplianceLock)
+	props.ObjectLockDefaultRetention = auditObjectLock(cfg.Posture().ComplianceLock)
 	return props
 }
 

@@ -96,9 +96,9 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 			PubliclyAccessible:              jsii.Bool(false),
 		})
 	}
-	backupDays := float64(cfg.Posture.BackupRetentionDays)
+	backupDays := float64(cfg.Posture().BackupRetentionDays)
 	removal := awscdk.RemovalPolicy_DESTROY
-	if cfg.Posture.RetainData {
+	if cfg.Posture().RetainData {
 		removal = awscdk.RemovalPolicy_SNAPSHOT
 	}
 
@@ -157,7 +157,7 @@ func NewDatabase(scope constructs.Construct, id string, props *DatabaseProps) *D
 		PreferredMaintenanceWindow: jsii.String("sun:18:30-sun:19:30"),
 		MonitoringInterval:         awscdk.Duration_Seconds(jsii.Number(60)),
 		MonitoringRole:             monitoringRole.Role,
-		DeletionProtection:         jsii.Bool(cfg.Posture.Protected),
+		DeletionProtection:         jsii.Bool(cfg.Posture().Protected),
 		CopyTagsToSnapshot:         jsii.Bool(true),
 		RemovalPolicy:              removal,
 	})
@@ -339,7 +339,7 @@ func (d *Database) Environment(role string, env map[string]string) map[string]st
 
 // suppressDatabaseFindings holds every accepted cdk-nag finding of the database.
 func suppressDatabaseFindings(d *Database, cfg environment.Config) {
-	if !cfg.Posture.Protected {
+	if !cfg.Posture().Protected {
 		reason := "Non-production environments must be destroyable by `make destroy` (a PR environment leaves nothing behind). " +
 			"With production=true the cluster has deletion protection and is snapshotted on delete; a test pins both."
 		suppress(d.Cluster, true, because(reason, "AwsSolutions-RDS10", "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled")...)

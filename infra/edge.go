@@ -93,7 +93,7 @@ func NewEdge(scope constructs.Construct, id string, props *EdgeProps) *Edge {
 		SecurityGroup:           albSG,
 		LoadBalancerName:        jsii.String(cfg.Name("alb")),
 		DropInvalidHeaderFields: jsii.Bool(true),
-		DeletionProtection:      jsii.Bool(cfg.Posture.Protected),
+		DeletionProtection:      jsii.Bool(cfg.Posture().Protected),
 		IdleTimeout:             awscdk.Duration_Seconds(jsii.Number(60)),
 	})
 	// Set as attributes (not logAccessLogs) so that the log bucket's policy
@@ -183,7 +183,7 @@ func stripStageName(scope constructs.Construct, listener elb.ApplicationListener
 
 // suppressEdgeFindings holds every accepted cdk-nag finding of the edge.
 func suppressEdgeFindings(e *Edge, cfg environment.Config) {
-	if !cfg.Posture.Protected {
+	if !cfg.Posture().Protected {
 		reason := "Non-production environments must be destroyable by `make destroy`; production ALBs have deletion protection (production=true)."
 		suppress(e.LoadBalancer, true, because(reason, "NIST.800.53.R5-ELBDeletionProtectionEnabled", "PCI.DSS.321-ELBDeletionProtectionEnabled")...)
 	}

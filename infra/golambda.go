@@ -144,7 +144,7 @@ type GoFunctionProps struct {
 	// MemorySize in MB. Default 256.
 	MemorySize float64
 	// ReservedConcurrency is reserved for the function (a posture's
-	// decision: environment.Posture.ProcessorReservedConcurrency). Default
+	// decision: environment.Posture().ProcessorReservedConcurrency). Default
 	// 0: nothing reserved, and the property is left out (a reservation of 0
 	// would stop the function).
 	ReservedConcurrency int
@@ -177,8 +177,6 @@ type GoFunction struct {
 	LogGroup      awslogs.LogGroup
 	Role          *ServiceRole
 	timeout       awscdk.Duration
-	// servesCustomResources is set once its asynchronous retries are off.
-	servesCustomResources bool
 }
 
 // customResourceDLQReason is why a function that serves custom resources
@@ -210,9 +208,9 @@ func (f *GoFunction) CustomResource(scope constructs.Construct, id, resourceType
 		ServiceTimeout: awscdk.Duration_Seconds(jsii.Number(*f.timeout.ToSeconds(nil) + customResourceGrace)),
 		Properties:     &properties,
 	})
-	if !f.servesCustomResources {
+	// Once per function, however many resources it serves.
+	if f.Function.Node().TryFindChild(jsii.String("EventInvokeConfig")) == nil {
 		f.Function.ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{RetryAttempts: jsii.Number(0)})
-		f.servesCustomResources = true
 	}
 	// Created after everything of the function (its policy, its security
 	// group's rules) and so deleted before it: the function must be able to

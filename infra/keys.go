@@ -130,7 +130,7 @@ func NewKeys(scope constructs.Construct, id string, props *KeysProps) *Keys {
 // pendingWindow is how long a deleted key can still be recovered: KMS's
 // minimum outside production, its maximum in production.
 func pendingWindow(cfg environment.Config) awscdk.Duration {
-	return awscdk.Duration_Days(jsii.Number(cfg.Posture.KeyPendingWindowDays))
+	return awscdk.Duration_Days(jsii.Number(cfg.Posture().KeyPendingWindowDays))
 }
 
 // accountStatement delegates the key to the account's IAM policies.

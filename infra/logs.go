@@ -70,7 +70,7 @@ func newCardDataLogGroup(scope constructs.Construct, id string, cfg environment.
 // removalPolicy is RETAIN in production and DESTROY elsewhere: a PR
 // environment must leave nothing behind.
 func removalPolicy(cfg environment.Config) awscdk.RemovalPolicy {
-	if cfg.Posture.RetainData {
+	if cfg.Posture().RetainData {
 		return awscdk.RemovalPolicy_RETAIN
 	}
 	return awscdk.RemovalPolicy_DESTROY

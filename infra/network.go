@@ -270,7 +270,7 @@ func workloadSubnets() *[]*awsec2.SubnetSelection {
 }
 
 func natInstanceType(props *NetworkProps) awsec2.InstanceType {
-	return awsec2.NewInstanceType(jsii.String(props.Config.Posture.NatInstanceType))
+	return awsec2.NewInstanceType(jsii.String(props.Config.Posture().NatInstanceType))
 }
 
 // natSsmActions are what the SSM agent on a NAT instance calls so that the

@@ -104,7 +104,7 @@ func NewProcessor(scope constructs.Construct, id string, props *ProcessorProps) 
 		Timeout:     awscdk.Duration_Seconds(jsii.Number(processorTimeoutSeconds)), MemorySize: 512,
 		// Reserved in production so that no other function of the account
 		// can starve it.
-		ReservedConcurrency: cfg.Posture.ProcessorReservedConcurrency,
+		ReservedConcurrency: cfg.Posture().ProcessorReservedConcurrency,
 		ConcurrencyBound:    fmt.Sprintf("the SQS event source's MaximumConcurrency (%d) bounds its invocations.", processorMaxConcurrency),
 		Vpc:                 props.Network.Vpc, Subnets: props.Network.PrivateSubnets(),
 		LogsKey: props.Keys.Logs, EnvironmentKey: props.Keys.Secrets, CardDataFindings: props.CardDataFindings,

@@ -184,7 +184,7 @@ func NewPaymentService(scope constructs.Construct, id string, props *PaymentServ
 	// task definition names both roles.
 	executionRole.UsedBy(task, s.Service)
 	s.TaskRole.UsedBy(task, s.Service)
-	maxTasks := float64(cfg.Posture.MaxAPITasks)
+	maxTasks := float64(cfg.Posture().MaxAPITasks)
 	scaling := s.Service.AutoScaleTaskCount(&awsapplicationautoscaling.EnableScalingProps{MinCapacity: &desired, MaxCapacity: &maxTasks})
 	scaling.ScaleOnCpuUtilization(jsii.String("Cpu"), &awsecs.CpuUtilizationScalingProps{
 		TargetUtilizationPercent: jsii.Number(apiCPUTarget),

@@ -179,7 +179,7 @@ func (m manager) offboard(ctx context.Context, merchant string) (merchantadmin.M
 // deleteSecret deletes a merchant's secret, after the posture's recovery
 // window (at once outside production).
 func (m manager) deleteSecret(ctx context.Context, name string) error {
-	window := m.cfg.Posture.SecretRecoveryWindowDays
+	window := m.cfg.Posture().SecretRecoveryWindowDays
 	in := &secretsmanager.DeleteSecretInput{SecretId: &name, ForceDeleteWithoutRecovery: aws.Bool(window == 0)}
 	if window > 0 {
 		in.RecoveryWindowInDays = aws.Int64(int64(window))
@@ -274,7 +274,7 @@ func hasTag(tags []smtypes.Tag, key, value string) bool {
 // resource.
 func (m manager) customResource(ctx context.Context, e cfn.Event) (string, map[string]any, error) {
 	physicalID := m.cfg.Name("merchant-keys")
-	if e.RequestType != cfn.RequestDelete || m.cfg.Posture.RetainData {
+	if e.RequestType != cfn.RequestDelete || m.cfg.Posture().RetainData {
 		return physicalID, nil, nil
 	}
 	keys, err := m.merchantKeys(ctx, "")

@@ -117,7 +117,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, newClients newCli
 	out.print(checkBootstrap(ctx, primary.ssm, cfg.Region)...)
 	out.print(checkBootstrap(ctx, replica.ssm, cfg.ReplicaRegion)...)
 	out.print(checkAccountSetup(ctx, primary.cloudformation, primary.apigateway)...)
-	out.print(checkTrail(ctx, primary.trails, cfg.Posture.TrailRequired, *withoutTrail)...)
+	out.print(checkTrail(ctx, primary.trails, cfg.Posture().TrailRequired, *withoutTrail)...)
 	out.print(checkDocker(ctx, cmd)...)
 
 	d, loaded := loadDeployment(*dir, cfg.EnvironmentSuffix)
