@@ -34,8 +34,8 @@ type OutboxRelay struct {
 // NewOutboxRelay relays from pool (the writer).
 func NewOutboxRelay(pool *pgxpool.Pool) *OutboxRelay { return &OutboxRelay{pool: pool} }
 
-// RelayRoundTimeout bounds one round of RelayBatch.
-const RelayRoundTimeout = 10 * time.Second
+// relayRoundTimeout bounds one round of RelayBatch.
+const relayRoundTimeout = 10 * time.Second
 
 // relayName is the row of payments.relay_position the payment queue's
 // relays share.
@@ -122,7 +122,7 @@ func (r *OutboxRelay) Backlog(ctx context.Context) (Backlog, error) {
 func (r *OutboxRelay) RelayBatch(ctx context.Context, publisher payments.Publisher, limit int) (int, error) {
 	// A hung call must not hold the turn (and a transaction id, which holds
 	// every relay's horizon back) for long.
-	ctx, cancel := context.WithTimeout(ctx, RelayRoundTimeout)
+	ctx, cancel := context.WithTimeout(ctx, relayRoundTimeout)
 	defer cancel()
 	sent, err := r.relayCreated(ctx, publisher, limit)
 	if err != nil || sent == limit {
