@@ -185,19 +185,29 @@ func (r *OutboxRelay) relayCreated(ctx context.Context, publisher payments.Publi
 	for published < len(events) && slices.Contains(sent, events[published].ID) {
 		published++
 	}
+	var to position
 	if published > 0 {
-		to := positions[published-1]
-		if _, moveErr := tx.Exec(ctx, `UPDATE payments.relay_position SET xact = $2::xid8, id = $3 WHERE relay = $1`, relayName, to.xact, to.id); moveErr != nil {
-			return 0, classify(moveErr)
+		to = positions[published-1]
+	}
+	return record(ctx, tx, published, err, `UPDATE payments.relay_position SET xact = $2::xid8, id = $3 WHERE relay = $1`, relayName, to.xact, to.id)
+}
+
+// record ends a round that published n events: it runs statement (which
+// records them as sent) and commits when n > 0, and reports n and the
+// publisher's error.
+func record(ctx context.Context, tx pgx.Tx, n int, publishErr error, statement string, args ...any) (int, error) {
+	if n > 0 {
+		if _, err := tx.Exec(ctx, statement, args...); err != nil {
+			return 0, classify(err)
 		}
-		if commitErr := tx.Commit(ctx); commitErr != nil {
-			return 0, classify(commitErr)
+		if err := tx.Commit(ctx); err != nil {
+			return 0, classify(err)
 		}
 	}
-	if err != nil {
-		return published, fmt.Errorf("outbox: publish: %w", err)
+	if publishErr != nil {
+		return n, fmt.Errorf("outbox: publish: %w", publishErr)
 	}
-	return published, nil
+	return n, nil
 }
 
 // createdMessage is the message of a created payment: the payment as the
@@ -248,16 +258,5 @@ func (r *OutboxRelay) relayOutboxTable(ctx context.Context, publisher payments.P
 		return 0, nil
 	}
 	sent, err := publisher.Publish(ctx, events)
-	if len(sent) > 0 {
-		if _, markErr := tx.Exec(ctx, `UPDATE payments.outbox SET sent_at = now() WHERE id = ANY($1)`, sent); markErr != nil {
-			return 0, classify(markErr)
-		}
-		if commitErr := tx.Commit(ctx); commitErr != nil {
-			return 0, classify(commitErr)
-		}
-	}
-	if err != nil {
-		return len(sent), fmt.Errorf("outbox: publish: %w", err)
-	}
-	return len(sent), nil
+	return record(ctx, tx, len(sent), err, `UPDATE payments.outbox SET sent_at = now() WHERE id = ANY($1)`, sent)
 }
